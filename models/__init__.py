@@ -1,0 +1,1 @@
+"""The event model: profiles (taxonomy, gazetteer, lexicons), passages, encoder + head, extraction."""

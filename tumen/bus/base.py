@@ -1,0 +1,95 @@
+"""Bus interface shared by the Kafka and embedded implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["TOPICS", "Bus", "Consumer", "Outgoing", "Producer", "Record", "RevokeHook"]
+
+Headers = tuple[tuple[str, bytes], ...]
+
+# Contract topic names (architecture.md).
+TOPICS = {
+    "articles": "tumen.articles.v1",
+    "classified": "tumen.classified.v1",
+    "alerts": "tumen.alerts.v1",
+    "deadletter": "tumen.deadletter.v1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = ()
+    timestamp_ms: int = 0
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def header(self, name: str) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def where(self) -> str:
+        """Log field in the Quix style: ``topic[partition]@offset``."""
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+# Called with the (topic, partition) pairs being taken away, before they go.
+RevokeHook = Callable[[list[tuple[str, int]]], None]
+
+
+class Producer(Protocol):
+    def send(self, messages: Sequence[Outgoing], *, timeout_s: float = 30.0) -> None:
+        """Block until every message is acknowledged; raise BusUnavailable/BusError otherwise."""
+
+    def close(self) -> None: ...
+
+
+class Consumer(Protocol):
+    def poll(self, *, max_records: int, timeout_s: float) -> list[Record]: ...
+
+    def commit(self, records: Sequence[Record]) -> None:
+        """Commit past the highest offset of ``records`` per partition (synchronous)."""
+
+    def pause(self) -> None:
+        """Stop fetching but stay in the group (used while a downstream dependency is down)."""
+
+    def resume(self) -> None: ...
+
+    def rewind(self) -> None:
+        """Go back to the last committed offsets (re-deliver what was polled but not committed)."""
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Messages not yet committed, per (topic, partition) assigned to this consumer."""
+
+    def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    kind: str
+
+    def ensure_topics(self, topics: Sequence[str]) -> None: ...
+
+    def producer(self) -> Producer: ...
+
+    def consumer(
+        self, *, group: str, topics: Sequence[str], on_revoke: RevokeHook | None = None
+    ) -> Consumer: ...
+
+    def close(self) -> None: ...
