@@ -48,7 +48,7 @@ def _poll_once(args: argparse.Namespace, rt: Runtime) -> int:
 def _open_io(stack: ExitStack, path: str | None, mode: str, default: TextIO) -> TextIO:
     if not path:
         return default
-    return cast(TextIO, stack.enter_context(open(path, mode, encoding="utf-8")))  # noqa: SIM115
+    return cast(TextIO, stack.enter_context(open(path, mode, encoding="utf-8")))
 
 
 def _classify(args: argparse.Namespace, rt: Runtime) -> int:

@@ -47,6 +47,9 @@ class KafkaSettings(_Section):
     request_timeout_ms: int = Field(default=30000, ge=1000, le=300000)
     compression: str | None = Field(default="gzip", pattern=r"^(gzip|snappy|lz4|zstd)$")
     connect_timeout_s: float = Field(default=120.0, gt=0, le=86400)
+    # Prefix for every topic and group name, for clusters shared by several deployments (and
+    # by tests, which give each test its own namespace).
+    namespace: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$", max_length=100)
 
 
 class DatabaseSettings(_Section):
@@ -81,6 +84,18 @@ class ProducerSettings(_Section):
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
     respect_retry_after_for_host: bool = True
+    # Near-duplicates are looked for among the articles first seen within this window.
+    near_duplicate_window_s: int = Field(default=3 * 86400, ge=3600, le=90 * 86400)
+    # Publishing: how long one batch may wait for the broker's acknowledgement, and the cap of
+    # the backoff between retries while the broker is down.
+    publish_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    bus_retry_max_s: float = Field(default=300.0, ge=1, le=3600)
+    # Parsing runs in worker processes so a hostile document is bounded in time and memory
+    # (0: parse in-process, no such bounds; for tests and tiny installs).
+    parse_workers: int = Field(default=2, ge=0, le=64)
+    parse_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    parse_memory_mb: int = Field(default=1024, ge=256, le=65536)
+    max_items_per_feed: int = Field(default=10000, ge=1, le=1000000)
 
 
 class ClassifierSettings(_Section):

@@ -49,10 +49,12 @@ def wait_for_broker(settings: KafkaSettings, *, timeout_s: float | None = None) 
     delay = 0.5
     while True:
         try:
+            remaining_ms = max(1000, int((deadline - time.monotonic()) * 1000))
             admin = KafkaAdminClient(
                 bootstrap_servers=settings.bootstrap_servers,
                 client_id=f"{settings.client_id}-probe",
                 request_timeout_ms=5000,
+                bootstrap_timeout_ms=min(10000, remaining_ms),
             )
             admin.close()
             return
@@ -80,6 +82,7 @@ class KafkaBus:
         self._settings = settings
 
     def ensure_topics(self, topics: Sequence[str]) -> None:
+        topics = [self._settings.namespace + t for t in topics]
         admin = KafkaAdminClient(
             bootstrap_servers=self._settings.bootstrap_servers,
             client_id=f"{self._settings.client_id}-admin",
@@ -146,8 +149,9 @@ class KafkaBusProducer:
             return
         client = self._get()
         try:
+            ns = self._settings.namespace
             futures = [
-                client.send(m.topic, value=m.value, key=m.key, headers=list(m.headers))
+                client.send(ns + m.topic, value=m.value, key=m.key, headers=list(m.headers))
                 for m in messages
             ]
             client.flush(timeout=timeout_s)
@@ -187,6 +191,8 @@ class KafkaBusConsumer:
         on_revoke: RevokeHook | None,
     ) -> None:
         self._settings = settings
+        self._ns = settings.namespace
+        group = self._ns + group
         try:
             self._client = KafkaConsumer(
                 bootstrap_servers=settings.bootstrap_servers,
@@ -200,7 +206,7 @@ class KafkaBusConsumer:
                 max_poll_interval_ms=settings.max_poll_interval_ms,
                 request_timeout_ms=settings.request_timeout_ms,
             )
-            self._client.subscribe(topics, listener=_Listener(on_revoke))
+            self._client.subscribe([self._ns + t for t in topics], listener=_Listener(on_revoke))
         except (KafkaError, OSError) as exc:
             raise _wrap(exc, f"connect consumer group={group}") from exc
         self._group = group
@@ -214,7 +220,7 @@ class KafkaBusConsumer:
         for msgs in batches.values():
             out.extend(
                 Record(
-                    m.topic,
+                    m.topic[len(self._ns) :],  # stages see the contract names
                     m.partition,
                     m.offset,
                     m.value,
@@ -229,7 +235,7 @@ class KafkaBusConsumer:
     def commit(self, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for rec in records:
-            tp = TopicPartition(rec.topic, rec.partition)
+            tp = TopicPartition(self._ns + rec.topic, rec.partition)
             if tp not in offsets or offsets[tp].offset < rec.offset + 1:
                 offsets[tp] = OffsetAndMetadata(rec.offset + 1)
         if not offsets:
@@ -266,7 +272,9 @@ class KafkaBusConsumer:
             out = {}
             for tp in parts:
                 committed = self._client.committed(tp) or 0
-                out[(tp.topic, tp.partition)] = max(0, int(ends.get(tp, 0)) - int(committed))
+                out[(tp.topic[len(self._ns) :], tp.partition)] = max(
+                    0, int(ends.get(tp, 0)) - int(committed)
+                )
             return out
         except (KafkaError, OSError) as exc:
             raise _wrap(exc, "lag") from exc

@@ -72,6 +72,8 @@ class Feed(Base):
     items_seen: Mapped[int] = mapped_column(BigInteger, default=0)
     articles_published: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(TZ)
+    # 0002: a removed profile feed stays as a tombstone so the profile does not bring it back.
+    removed_at: Mapped[datetime | None] = mapped_column(TZ)
 
 
 class FeedItem(Base):
@@ -88,8 +90,23 @@ class FeedItem(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(TZ)
     last_seen_at: Mapped[datetime] = mapped_column(TZ)
+    # 0002: the feed's own date text where it was missing, unparseable or in the future.
+    published_raw: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_feed_items_first_seen", "first_seen_at"),)
+
+
+class FeedItemSource(Base):
+    """(0002) Which feeds an article was seen in: an article new to a feed but known from another
+    is a cross-feed duplicate, counted once, not at every poll."""
+
+    __tablename__ = "feed_item_sources"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(TZ)
 
 
 class Article(Base):
