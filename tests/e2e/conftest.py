@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -59,7 +60,5 @@ def services(tmp_path: Path) -> Iterator[list[TumenProcess]]:
     started: list[TumenProcess] = []
     yield started
     for proc in started:
-        try:
+        with contextlib.suppress(AssertionError):
             proc.stop(timeout_s=30)
-        except AssertionError:
-            pass
