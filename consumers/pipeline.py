@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from consumers.alerter import AlerterStage
@@ -51,7 +52,11 @@ def _load_model(rt: Runtime) -> ModelAdapter:
     from models.classifier import EventModel
 
     art = rt.settings.classifier.artifact
-    model = EventModel.load(rt.profile, artifact_path=art, threads=rt.settings.classifier.threads)
+    model = EventModel.load(
+        rt.profile,
+        artifact_path=Path(art) if art else None,
+        num_threads=rt.settings.classifier.threads,
+    )
     rt.metrics.set_build(model_version=model.model_version)
     log.info("model loaded model_version=%s", model.model_version)
     return ModelAdapter(model, on_passages=rt.metrics.passages_classified.inc)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
+from importlib import resources
 from pathlib import Path
 from typing import TextIO, cast
 
@@ -55,7 +56,7 @@ def _classify(args: argparse.Namespace, rt: Runtime) -> int:
     from models.classifier import EventModel
     from models.commands import classify_jsonl
 
-    model = EventModel.load(rt.profile, threads=rt.settings.classifier.threads)
+    model = EventModel.load(rt.profile, num_threads=rt.settings.classifier.threads)
     with ExitStack() as stack:
         inp = _open_io(stack, args.input, "r", sys.stdin)
         out = _open_io(stack, args.output, "w", sys.stdout)
@@ -69,20 +70,18 @@ def _evaluate(args: argparse.Namespace, rt: Runtime) -> int:
     from models.classifier import EventModel
     from models.commands import evaluate_command
 
-    model = EventModel.load(rt.profile, threads=rt.settings.classifier.threads)
+    model = EventModel.load(rt.profile, num_threads=rt.settings.classifier.threads)
     evaluate_command(model, Path(args.data), Path(args.json) if args.json else None, sys.stdout)
     return 0
 
 
 def _train(args: argparse.Namespace, rt: Runtime) -> int:
+    from models.classifier import default_artifact_path
     from models.commands import train_command
 
-    train_command(
-        Path(args.data) if args.data else None,
-        Path(args.output) if args.output else None,
-        args.seed,
-        rt.profile,
-    )
+    default = Path(str(resources.files("models") / "data"))
+    data = Path(args.data) if args.data else default
+    train_command(data, Path(args.output) if args.output else default_artifact_path(), args.seed)
     return 0
 
 

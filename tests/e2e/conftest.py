@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Iterator
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -62,3 +65,51 @@ def services(tmp_path: Path) -> Iterator[list[TumenProcess]]:
     for proc in started:
         with contextlib.suppress(AssertionError):
             proc.stop(timeout_s=30)
+
+
+class _Site:
+    """Static documents served from 127.0.0.1; ``pages[path] = (body, content_type)``."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, tuple[bytes, str]] = {}
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body, ctype = site.pages.get(self.path, (b"not found", "text/plain"))
+                self.send_response(200 if self.path in site.pages else 404)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def rss(self, path: str, items: list[tuple[str, str, str]]) -> str:
+        """Publish an RSS 2.0 feed of (link path, title, description) items at ``path``."""
+        entries = "".join(
+            f"<item><title>{escape(t)}</title><link>{self.url}{link}</link>"
+            f"<guid>{self.url}{link}</guid><description>{escape(d)}</description>"
+            "<pubDate>Wed, 25 Nov 2026 08:00:00 GMT</pubDate></item>"
+            for link, t, d in items
+        )
+        doc = (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{path}</title><link>{self.url}/</link><description>test</description>"
+            f"{entries}</channel></rss>"
+        )
+        self.pages[path] = (doc.encode(), "application/rss+xml")
+        return self.url + path
+
+
+@pytest.fixture
+def site() -> Iterator[_Site]:
+    s = _Site()
+    yield s
+    s.server.shutdown()
+    s.server.server_close()
