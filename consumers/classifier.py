@@ -44,6 +44,12 @@ class ClassifierStage:
         self._model = model
         self._profile = profile
         self._metrics = metrics
+        # Create every series at 0, so rate()/increase() see the first event and dashboards
+        # show zeros instead of "no data".
+        for etype in profile.type_names:
+            metrics.events.labels(etype)
+            for pair in profile.watch_pairs:
+                metrics.watch_events.labels(etype, pair.name)
 
     @property
     def model_version(self) -> str:

@@ -102,6 +102,7 @@ class StageLoop:
         self._health = health
         self._settings = settings or LoopSettings()
         self._last_lag = 0.0
+        self._lag_labels: set[tuple[str, str, str]] = set()
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop.is_set()``; then finish or abandon the batch in hand and close."""
@@ -221,5 +222,9 @@ class StageLoop:
             lags = self._consumer.lag()
         except TRANSIENT:
             return
+        current = {(self._stage.group, t, str(p)) for t, p in lags}
+        for labels in self._lag_labels - current:  # partitions moved to another replica
+            self._metrics.consumer_lag.remove(*labels)
+        self._lag_labels = current
         for (topic, partition), lag in lags.items():
             self._metrics.consumer_lag.labels(self._stage.group, topic, str(partition)).set(lag)

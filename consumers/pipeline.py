@@ -42,9 +42,13 @@ class ModelAdapter:
     def classify_articles(self, articles: Sequence[Article]) -> list[list[Event]]:
         from models.classifier import Document
 
+        from models.passages import split_passages
+
         docs = [Document(id=a.id, text=a.text, title=a.title) for a in articles]
         found = self._model.classify(docs)
-        self._on_passages(self._model.last_passage_count)
+        # Splitting is regex work, negligible next to the encoder; it keeps the model API small.
+        cfg = self._model.passage_config
+        self._on_passages(sum(len(split_passages(d.text, d.title, cfg)) for d in docs))
         return found
 
 
@@ -100,7 +104,11 @@ def serve(rt: Runtime, service: str) -> int:
 
         producer = build_service(rt)
         rt.health.ready = True
-        producer.run_forever(rt.stop, rt.health)
+        rt.metrics.up.labels("producer").set(1)
+        try:
+            producer.run_forever(rt.stop, rt.health)
+        finally:
+            rt.metrics.up.labels("producer").set(0)
         return 0
     _loop(rt, build_stage(rt, service)).run(rt.stop)
     return 0

@@ -23,6 +23,7 @@ ensure() {  # ensure SERVICE: start it unless it already runs; remember that we 
 }
 ensure postgres
 ensure kafka
+bash deploy/prometheus/run-local install || { echo "could not install prometheus/alertmanager" >&2; exit 1; }
 export TUMEN_TEST_KAFKA="127.0.0.1:${KAFKA_PORT}"
 export TUMEN_TEST_DATABASE_URL="$(bash deploy/postgres/run-local url | tail -n 1)"
 

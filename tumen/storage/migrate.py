@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 __all__ = ["MIGRATIONS_DIR", "upgrade"]
 
@@ -20,6 +20,23 @@ def _config(engine: Engine) -> Config:
     return cfg
 
 
+# Any constant: serialises migrations of services starting at once on an empty PostgreSQL.
+_LOCK_ID = 0x54554D454E
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; a no-op when it is already there."""
-    command.upgrade(_config(engine), revision)
+    cfg = _config(engine)
+    with engine.connect() as conn:
+        locked = conn.dialect.name == "postgresql"
+        if locked:
+            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})
+            conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            conn.commit()
+        finally:
+            if locked:
+                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
+                conn.commit()

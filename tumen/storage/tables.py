@@ -92,6 +92,8 @@ class FeedItem(Base):
     last_seen_at: Mapped[datetime] = mapped_column(TZ)
     # 0002: the feed's own date text where it was missing, unparseable or in the future.
     published_raw: Mapped[str | None] = mapped_column(String(200))
+    # 0002: SimHash is 128 bits: ``simhash`` holds the low half, this the high half.
+    simhash_hi: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_feed_items_first_seen", "first_seen_at"),)
 

@@ -1,4 +1,4 @@
-"""Alembic environment: the engine comes from ``tumen.storage.migrate`` via config attributes."""
+"""Alembic environment: the connection comes from ``tumen.storage.migrate`` via attributes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from alembic import context
 
 from tumen.storage.tables import Base
 
-engine = context.config.attributes["engine"]
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
     context.run_migrations()

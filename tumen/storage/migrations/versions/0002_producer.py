@@ -1,4 +1,5 @@
-"""Producer state: feed tombstones, original date text, per-feed sightings of articles.
+"""Producer state: feed tombstones, original date text, the high half of the 128-bit SimHash,
+per-feed sightings of articles.
 
 Revision ID: 0002
 Revises: 0010 (0010_alerter_state also branched from 0001; chaining after it keeps one head)
@@ -20,6 +21,7 @@ TZ = sa.DateTime(timezone=True)
 def upgrade() -> None:
     op.add_column("feeds", sa.Column("removed_at", TZ))
     op.add_column("feed_items", sa.Column("published_raw", sa.String(200)))
+    op.add_column("feed_items", sa.Column("simhash_hi", sa.BigInteger))
     op.create_table(
         "feed_item_sources",
         sa.Column(
@@ -36,6 +38,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("feed_item_sources")
     with op.batch_alter_table("feed_items") as batch:
+        batch.drop_column("simhash_hi")
         batch.drop_column("published_raw")
     with op.batch_alter_table("feeds") as batch:
         batch.drop_column("removed_at")
