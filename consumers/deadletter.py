@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import TextIO
 
-from tumen.bus import Bus, Outgoing, Record
+from tumen.bus import Bus, Consumer, Outgoing, Record
 from tumen.bus.base import TOPICS
 from tumen.runtime import Runtime
 
@@ -22,7 +23,11 @@ __all__ = ["dispatch", "iter_dead_letters"]
 DLQ = TOPICS["deadletter"]
 
 
-def iter_dead_letters(bus: Bus, *, group: str, idle_s: float = 3.0) -> Iterator[list[Record]]:
+def iter_dead_letters(
+    bus: Bus, *, group: str, idle_s: float = 3.0
+) -> Iterator[tuple[Consumer, list[Record]]]:
+    """Batches of the dead-letter topic until it has been idle for ``idle_s``; the caller
+    commits what it has handled."""
     consumer = bus.consumer(group=group, topics=[DLQ])
     try:
         empty = 0.0
@@ -32,8 +37,7 @@ def iter_dead_letters(bus: Bus, *, group: str, idle_s: float = 3.0) -> Iterator[
                 empty += 1.0
                 continue
             empty = 0.0
-            yield batch
-            consumer.commit(batch)
+            yield consumer, batch
     finally:
         consumer.close()
 
@@ -53,7 +57,8 @@ def _describe(rec: Record) -> dict[str, object]:
 
 def _list(rt: Runtime, limit: int, out: TextIO) -> int:
     shown = 0
-    for batch in iter_dead_letters(rt.bus(), group=f"tumen-deadletter-list-{uuid.uuid4().hex}"):
+    group = f"tumen-deadletter-list-{uuid.uuid4().hex}"
+    for _, batch in iter_dead_letters(rt.bus(), group=group):
         for rec in batch:
             if shown >= limit:
                 return 0
@@ -65,14 +70,19 @@ def _list(rt: Runtime, limit: int, out: TextIO) -> int:
 
 
 def _replay(rt: Runtime, stage: str | None, out: TextIO) -> int:
+    """Re-inject what was dead-lettered before this command started. Messages that fail again
+    come back to the topic with a newer timestamp; they are left for the next replay, so a
+    message that still fails cannot loop."""
     bus = rt.bus()
     producer = bus.producer()
+    started_ms = int(time.time() * 1000)
     replayed = skipped = 0
     group = f"tumen-deadletter-replay-{stage}" if stage else "tumen-deadletter-replay"
     try:
-        for batch in iter_dead_letters(bus, group=group):
+        for consumer, batch in iter_dead_letters(bus, group=group):
+            old = [r for r in batch if r.timestamp_ms < started_ms]
             sends = []
-            for rec in batch:
+            for rec in old:
                 origin = (rec.header("original_topic") or b"").decode()
                 if not origin or (stage and (rec.header("stage") or b"").decode() != stage):
                     skipped += 1
@@ -86,6 +96,7 @@ def _replay(rt: Runtime, stage: str | None, out: TextIO) -> int:
                     )
                 )
             producer.send(sends)  # acknowledged before the batch is committed
+            consumer.commit(old)
             replayed += len(sends)
     finally:
         producer.close()

@@ -19,7 +19,6 @@ from consumers.loop import LoopSettings, Stage, StageLoop
 from consumers.rules import load_rules
 from consumers.store import StoreStage
 from consumers.webhook import Webhook
-from tumen.bus.base import TOPICS
 from tumen.runtime import Runtime
 from tumen.schemas import Article, Event
 
@@ -41,7 +40,6 @@ class ModelAdapter:
 
     def classify_articles(self, articles: Sequence[Article]) -> list[list[Event]]:
         from models.classifier import Document
-
         from models.passages import split_passages
 
         docs = [Document(id=a.id, text=a.text, title=a.title) for a in articles]
@@ -97,8 +95,7 @@ def _loop(rt: Runtime, stage: Stage) -> StageLoop:
 def serve(rt: Runtime, service: str) -> int:
     """``tumen serve SERVICE``: one long-lived service until SIGTERM."""
     rt.serve_metrics()
-    bus = rt.bus()
-    bus.ensure_topics(list(TOPICS.values()))
+    rt.bus()  # waits for the broker and creates the topics
     if service == "producer":
         from producers.service import build_service
 
@@ -120,7 +117,7 @@ def run_embedded(rt: Runtime) -> int:
 
     rt.engine()  # migrate before anything reads or writes
     port = rt.serve_metrics()
-    rt.bus().ensure_topics(list(TOPICS.values()))
+    rt.bus()
     loops = [_loop(rt, build_stage(rt, name)) for name in ("store", "alerter", "classifier")]
     producer = build_service(rt)
     threads = [

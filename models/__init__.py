@@ -1,1 +1,1 @@
-"""The event model: profiles (taxonomy, gazetteer, lexicons), passages, encoder + head, extraction."""
+"""The event model: profile (taxonomy, gazetteer, lexicons), passages, encoder, head, extraction."""

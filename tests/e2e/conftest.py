@@ -52,7 +52,7 @@ def pipeline_env(kafka_bootstrap: str, pg_url: str, tmp_path: Path, unique: str)
 
 @pytest.fixture
 def db(pg_url: str) -> Iterator[Engine]:
-    engine = create_engine(pg_url)
+    engine = create_engine(pg_url, pool_pre_ping=True)
     yield engine
     engine.dispose()
 

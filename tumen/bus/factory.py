@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tumen.bus.base import Bus
+from tumen.bus.base import TOPICS, Bus
 from tumen.config import Settings
 
 __all__ = ["open_bus"]
@@ -18,4 +18,8 @@ def open_bus(settings: Settings, *, wait: bool = True) -> Bus:
 
     if wait:
         wait_for_broker(settings.kafka)
-    return KafkaBus(settings=settings.kafka)
+    bus = KafkaBus(settings=settings.kafka)
+    # Every process creates the contract topics it may touch, so no start order is required
+    # (the broker does not auto-create topics, and must not: partitions are configured here).
+    bus.ensure_topics(list(TOPICS.values()))
+    return bus
