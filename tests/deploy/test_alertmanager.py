@@ -12,7 +12,7 @@ from .helpers import DEPLOY, Rule, load_rules, run_tool
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 
-# kind, severity -> receiver: the routing policy of deploy/README.md.
+# kind, severity -> receiver: the routing policy in README.md, "Watching".
 RECEIVERS = {
     ("operational", "critical"): "oncall-pager",
     ("operational", "warning"): "ops-email",

@@ -247,7 +247,7 @@ def test_k8s_probes_ports_and_services_agree(k8s: list[Doc]) -> None:
         assert port["targetPort"] in ports and port["port"] == scrape[name] == ports["metrics"]
 
 
-# RSS measured with /usr/bin/time -v (deploy/README.md): the classifier encoding a 64-passage
+# RSS measured with /usr/bin/time -v (README.md, "Watching"): the classifier encoding a 64-passage
 # batch peaked at 1.3 GB with a CUDA build of torch (0.6-0.9 GB with the CPU wheel); the other
 # services ~100 MB at start, 150-250 MB running.
 MEASURED_PEAK_MIB = {"classifier": 1300, "producer": 250, "store": 250, "alerter": 250}
