@@ -15,12 +15,29 @@ import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
+from xml.sax.saxutils import escape
 
-__all__ = ["FeedServer", "Hit", "Route", "gzip_bomb", "loopback_resolver"]
+from tumen.bus import Outgoing
+from tumen.config import ProducerSettings, Settings
+from tumen.errors import BusUnavailable
+from tumen.profile import EventTypeSpec, FeedSpec, Profile
+
+__all__ = [
+    "FeedServer",
+    "Hit",
+    "RecordingProducer",
+    "Route",
+    "gzip_bomb",
+    "loopback_resolver",
+    "make_profile",
+    "make_settings",
+    "rss",
+]
 
 
 @dataclass
@@ -70,10 +87,12 @@ class FeedServer:
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = defaultdict(int)
         self.max_in_flight: dict[str, int] = defaultdict(int)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -120,6 +139,13 @@ class FeedServer:
             self._in_flight[host] -= 1
 
 
+class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 256  # socketserver's 5 drops SYNs under 16+ parallel connects
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (deadline, size cap) is what tests provoke: not worth a traceback."""
+
+
 def _not_modified(route: Route, headers: dict[str, str]) -> bool:
     if route.etag and headers.get("if-none-match") == route.etag:
         return True
@@ -129,6 +155,7 @@ def _not_modified(route: Route, headers: dict[str, str]) -> bool:
 def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are separate writes
 
         def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
@@ -187,3 +214,66 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             """Quiet: tests read ``FeedServer.hits`` instead."""
 
     return Handler
+
+
+# -- helpers for producer tests ----------------------------------------------------------------
+def rss(items: Sequence[dict[str, str]], *, title: str = "Test feed", channel: str = "") -> bytes:
+    """An RSS 2.0 document; each item's keys become elements (values are escaped)."""
+    body = "".join(
+        "<item>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in item.items()) + "</item>"
+        for item in items
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>https://example.org/</link>"
+        f"<description>test</description>{channel}{body}</channel></rss>"
+    ).encode()
+
+
+def make_settings(**producer: Any) -> Settings:
+    """Private addresses allowed (the server is on 127.0.0.1), fast and deterministic polling."""
+    defaults: dict[str, Any] = {
+        "min_interval_s": 1,
+        "per_host_spacing_s": 0.0,
+        "jitter": 0.0,
+        "parse_workers": 0,
+        "deadline_s": 10.0,
+        "read_timeout_s": 5.0,
+        "connect_timeout_s": 2.0,
+        "publish_timeout_s": 5.0,
+    }
+    return Settings(
+        allow_private_addresses=True, producer=ProducerSettings(**{**defaults, **producer})
+    )
+
+
+def make_profile(feeds: Sequence[FeedSpec] = ()) -> Profile:
+    return Profile(
+        name="test",
+        feeds=list(feeds),
+        event_types=[EventTypeSpec(name="arms_transfer", definition="Weapons changing hands.")],
+    )
+
+
+class RecordingProducer:
+    """A bus producer that keeps what it is sent, and can play a broker that is down."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+        self.down = False
+        self.closed = False
+        self.after_send: Callable[[], None] | None = None
+
+    def send(self, messages: Sequence[Outgoing], *, timeout_s: float = 30.0) -> None:
+        if self.down:
+            raise BusUnavailable("test broker is down")
+        self.sent.extend(messages)
+        if self.after_send is not None:
+            self.after_send()
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def keys(self) -> list[str]:
+        return [m.key.decode() for m in self.sent if m.key is not None]

@@ -1,8 +1,8 @@
 """Producer state: feed tombstones, original date text, the high half of the 128-bit SimHash,
 per-feed sightings of articles.
 
-Revision ID: 0002
-Revises: 0010 (0010_alerter_state also branched from 0001; chaining after it keeps one head)
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0010"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

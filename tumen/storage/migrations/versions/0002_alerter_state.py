@@ -1,6 +1,6 @@
 """Alerter state for rate and spike rules, and views for the dashboards.
 
-Revision ID: 0010
+Revision ID: 0002
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
