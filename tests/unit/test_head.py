@@ -1,0 +1,95 @@
+"""The head artifact: exact save/load round trip, and training reproducible to the byte."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.classifier import default_artifact_path
+from models.head import ArtifactError, Head, Layer, Lexical
+from models.training import data_hash, load_examples, train
+from tumen.profile import load_profile
+
+DATA = Path(__file__).resolve().parents[2] / "models" / "data"
+TYPES = tuple(load_profile().type_names)
+
+
+def _head(seed: int = 1) -> Head:
+    rng = np.random.default_rng(seed)
+    n = len(TYPES)
+    lexical = Lexical(
+        vocabulary=("missile", "shells", "shells to"),
+        idf=rng.random(3, dtype=np.float32),
+        layer=Layer(rng.standard_normal((3, n), dtype=np.float32), np.zeros(n, np.float32)),
+    )
+    return Head(
+        types=TYPES,
+        layers=(Layer(rng.standard_normal((384, n), dtype=np.float32), rng.random(n, np.float32)),),
+        lexical=lexical,
+        platt=rng.standard_normal((n, 2), dtype=np.float32),
+        thresholds=rng.random(n, dtype=np.float32),
+        meta={"seed": 3, "note": "round trip"},
+    )
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    head = _head()
+    digest = head.save(tmp_path / "head.json")
+    loaded = Head.load(tmp_path / "head.json")
+    assert digest == hashlib.sha256((tmp_path / "head.json").read_bytes()).hexdigest()
+    assert loaded.to_json() == head.to_json()
+    x = np.random.default_rng(2).standard_normal((4, 384)).astype(np.float32)
+    texts = ["shells to Russia", "a missile", "", "nothing known"]
+    assert np.array_equal(loaded.probabilities(x, texts), head.probabilities(x, texts))
+
+
+def test_lexical_sparse_logits_equal_dense_features() -> None:
+    lexical = _head().lexical
+    assert lexical is not None
+    texts = ["Shells to Russia, shells to Syria.", "No known words", "missile"]
+    dense = lexical.features(texts) @ lexical.layer.weight + lexical.layer.bias
+    assert np.allclose(lexical.logits(texts), dense, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[]", json.dumps({"format": "other/1"}), json.dumps({"format": "tumen.head/1"})],
+)
+def test_malformed_artifacts_raise_artifact_error(text: str) -> None:
+    with pytest.raises(ArtifactError):
+        Head.from_json(text)
+
+
+def _subset(tmp_path: Path) -> Path:
+    """Every 12th line of each committed data file: small, but every file represented."""
+    out = tmp_path / "data"
+    out.mkdir()
+    for path in sorted(DATA.glob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        (out / path.name).write_text("\n".join(lines[::12]) + "\n", encoding="utf-8")
+    return out
+
+
+def test_training_twice_writes_identical_bytes(tmp_path: Path) -> None:
+    data = _subset(tmp_path)
+    first = train(data, tmp_path / "a.json", seed=5, progress=False)
+    second = train(data, tmp_path / "b.json", seed=5, progress=False)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert first.artifact_sha256 == second.artifact_sha256
+    head = Head.load(tmp_path / "a.json")
+    assert head.types == TYPES
+    assert head.meta["seed"] == 5
+    assert head.meta["training_data_sha256"] == first.data_sha256
+
+
+def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> None:
+    path = default_artifact_path()
+    assert path.stat().st_size <= 5 * 1024 * 1024
+    head = Head.load(path)
+    assert head.types == TYPES
+    current = data_hash(load_examples(DATA, TYPES))
+    assert head.meta["training_data_sha256"] == current, "data changed: run `tumen train`"
