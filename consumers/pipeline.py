@@ -137,12 +137,17 @@ def run_embedded(rt: Runtime) -> int:
         port,
     )
     rt.health.ready = True
-    while not rt.stop.wait(1.0):
-        if not all(t.is_alive() for t in threads):
-            log.error("a pipeline thread died; stopping")
-            rt.stop.set()
-            return 1
-    for t in threads:
-        t.join(timeout=30)
-    log.info("tumen run: stopped cleanly")
-    return 0
+    status = 0
+    try:
+        while not rt.stop.wait(1.0):
+            if not all(t.is_alive() for t in threads):
+                log.error("a pipeline thread died; stopping")
+                status = 1
+                break
+    finally:
+        # Stop and join every stage before the runtime closes the bus and the database.
+        rt.stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    log.info("tumen run: stopped %s", "cleanly" if status == 0 else "after a failure")
+    return status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -24,10 +25,16 @@ log = logging.getLogger(__name__)
 def install_stop_handlers(stop: threading.Event) -> None:
     """SIGTERM/SIGINT ask the loops to finish their batch and exit; a second SIGINT forces it."""
 
+    first: list[float] = []
+
     def handler(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
+        # A repeat within a second is the same request delivered twice (to the process and to
+        # its group, as `timeout` does), not an impatient second Ctrl-C.
+        if stop.is_set() and signum == signal.SIGINT and first and time.monotonic() - first[0] > 1:
             raise KeyboardInterrupt
-        log.info("stopping on %s", signal.Signals(signum).name)
+        if not stop.is_set():
+            first.append(time.monotonic())
+            log.info("stopping on %s", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)

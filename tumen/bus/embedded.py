@@ -54,6 +54,7 @@ class EmbeddedBus:
         self._conn = _connect(self._path)
         self._lock = threading.Lock()
         self._arrived = threading.Condition()
+        self._closed = False
 
     # -- Bus ------------------------------------------------------------------------------
     def ensure_topics(self, topics: Sequence[str]) -> None:
@@ -69,6 +70,7 @@ class EmbeddedBus:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._conn.close()
 
     # -- internals shared by producer and consumers ---------------------------------------
@@ -95,6 +97,8 @@ class EmbeddedBus:
 
     def _read(self, topic: str, start: int, limit: int) -> list[Record]:
         with self._lock:
+            if self._closed:
+                raise BusError("embedded bus is closed")
             rows = self._conn.execute(
                 'SELECT "offset", key, value, headers, ts_ms FROM messages '
                 'WHERE topic = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?',
