@@ -147,10 +147,22 @@ def run_once(
     }
 
 
+def fresh_database(server_url: str) -> str:
+    """A new, empty database on the test server, so earlier runs cannot skew the figures."""
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
 def main() -> None:
     n = int(os.environ.get("BENCH_ARTICLES", "10000"))
     bootstrap = os.environ["TUMEN_TEST_KAFKA"]
-    pg_url = os.environ["TUMEN_TEST_DATABASE_URL"]
+    pg_url = fresh_database(os.environ["TUMEN_TEST_DATABASE_URL"])
     tmp = Path(tempfile.mkdtemp(prefix="tumen-bench-"))
     path = tmp / "articles.jsonl"
     write_articles(path, n)

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from tumen.bus import Bus, open_bus
 from tumen.config import Settings
+from tumen.errors import StorageError
 from tumen.metrics import Health, Metrics, MetricsServer
 from tumen.profile import Profile, load_profile
 from tumen.storage import create_db_engine, upgrade, wait_for_database
@@ -66,7 +68,11 @@ class Runtime:
             engine = create_db_engine(self.settings.database)
             wait_for_database(engine, timeout_s=self.settings.database.connect_timeout_s)
             if migrate:
-                upgrade(engine)
+                try:
+                    upgrade(engine)
+                except SQLAlchemyError as exc:
+                    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                    raise StorageError(f"database migration failed: {reason}") from exc
             self._engine = engine
         return self._engine
 
