@@ -11,7 +11,6 @@ idempotent, so that costs a duplicate message, never a lost or duplicated row.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from kafka.structs import OffsetAndMetadata
 from tumen.bus.base import Outgoing, Record, RevokeHook
 from tumen.config import KafkaSettings
 from tumen.errors import BusError, BusUnavailable
+from tumen.retry import wait_until_reachable
 
 __all__ = ["KafkaBus", "wait_for_broker"]
 
@@ -43,34 +43,22 @@ def _wrap(exc: Exception, what: str) -> BusError:
 
 def wait_for_broker(settings: KafkaSettings, *, timeout_s: float | None = None) -> None:
     """Block until the brokers answer, retrying with backoff; raise BusUnavailable at the end."""
-    deadline = time.monotonic() + (
-        timeout_s if timeout_s is not None else settings.connect_timeout_s
+
+    def probe(remaining_s: float) -> None:
+        KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.client_id}-probe",
+            request_timeout_ms=5000,
+            bootstrap_timeout_ms=int(min(10.0, remaining_s) * 1000),
+        ).close()
+
+    wait_until_reachable(
+        probe,
+        what=f"Kafka at {settings.bootstrap_servers}",
+        timeout_s=timeout_s if timeout_s is not None else settings.connect_timeout_s,
+        retry_on=(KafkaError, OSError),
+        error=BusUnavailable,
     )
-    delay = 0.5
-    while True:
-        try:
-            remaining_ms = max(1000, int((deadline - time.monotonic()) * 1000))
-            admin = KafkaAdminClient(
-                bootstrap_servers=settings.bootstrap_servers,
-                client_id=f"{settings.client_id}-probe",
-                request_timeout_ms=5000,
-                bootstrap_timeout_ms=min(10000, remaining_ms),
-            )
-            admin.close()
-            return
-        except (KafkaError, OSError) as exc:
-            if time.monotonic() + delay > deadline:
-                raise BusUnavailable(
-                    f"Kafka at {settings.bootstrap_servers} unreachable: {type(exc).__name__}"
-                ) from exc
-            log.warning(
-                "kafka unreachable bootstrap_servers=%s retry_in_s=%.1f error=%s",
-                settings.bootstrap_servers,
-                delay,
-                type(exc).__name__,
-            )
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
 
 class KafkaBus:

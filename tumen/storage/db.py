@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tumen.config import DatabaseSettings
 from tumen.errors import ConfigError, StorageUnavailable
+from tumen.retry import wait_until_reachable
 
 __all__ = ["create_db_engine", "redact", "session_factory", "wait_for_database"]
 
@@ -61,20 +61,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def wait_for_database(engine: Engine, *, timeout_s: float) -> None:
     """Retry ``SELECT 1`` with backoff; raise StorageUnavailable when the time is up."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.5
-    while True:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return
-        except (OperationalError, SQLAlchemyError) as exc:
-            if time.monotonic() + delay > deadline:
-                raise StorageUnavailable(
-                    f"database {redact(str(engine.url))} unreachable: {type(exc).__name__}"
-                ) from exc
-            log.warning(
-                "database unreachable url=%s retry_in_s=%.1f", redact(str(engine.url)), delay
-            )
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
+
+    def probe(_remaining_s: float) -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    wait_until_reachable(
+        probe,
+        what=f"database {redact(str(engine.url))}",
+        timeout_s=timeout_s,
+        retry_on=(SQLAlchemyError,),
+        error=StorageUnavailable,
+    )
