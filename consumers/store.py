@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -177,9 +177,3 @@ def _is_connection_error(exc: OperationalError) -> bool:
             "timeout",
         )
     )
-
-
-def latest_articles(engine: Engine, limit: int = 10) -> list[Article]:
-    """Most recently stored articles (used by ``tumen run``'s summary log)."""
-    with session_factory(engine)() as s:
-        return list(s.scalars(select(Article).order_by(Article.stored_at.desc()).limit(limit)))

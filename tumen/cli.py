@@ -16,7 +16,6 @@ from tumen.config import load_settings
 from tumen.errors import (
     BusUnavailable,
     ConfigError,
-    NotAvailableYet,
     StorageUnavailable,
     TumenError,
 )
@@ -118,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handler(args, runtime)
         finally:
             runtime.close()
-    except (ConfigError, NotAvailableYet) as exc:
+    except ConfigError as exc:
         print(f"tumen: error: {exc}", file=sys.stderr)
         return 2
     except (BusUnavailable, StorageUnavailable) as exc:

@@ -5,9 +5,8 @@ TumenError
 ├── SchemaError          a message failed decoding or validation (consumers dead-letter it)
 ├── BusError             the message bus failed
 │   └── BusUnavailable   broker unreachable; transient, retry with backoff
-├── StorageError         the database failed
-│   └── StorageUnavailable  database unreachable; transient, retry with backoff
-└── NotAvailableYet      a command whose implementation has not landed
+└── StorageError         the database failed
+    └── StorageUnavailable  database unreachable; transient, retry with backoff
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ __all__ = [
     "BusError",
     "BusUnavailable",
     "ConfigError",
-    "NotAvailableYet",
     "SchemaError",
     "StorageError",
     "StorageUnavailable",
@@ -61,7 +59,3 @@ class StorageError(TumenError):
 
 class StorageUnavailable(StorageError):
     """The database cannot be reached; callers retry with backoff."""
-
-
-class NotAvailableYet(TumenError):
-    """A command that exists in the contract but whose implementation has not landed."""
