@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consumers.loop import BatchResult
 from consumers.rules import EventRule, RateRule, SpikeRule
-from consumers.store import _aware
 from consumers.webhook import Webhook
 from tumen.bus import Outgoing, Record
 from tumen.bus.base import TOPICS
@@ -29,6 +28,7 @@ from tumen.metrics import Metrics
 from tumen.schemas import Alert, Classified, Event, decode_classified, encode
 from tumen.storage import Alert as AlertRow
 from tumen.storage import session_factory
+from tumen.storage.db import as_utc
 from tumen.storage.tables import AlertArticle, AlertObservation
 
 __all__ = ["AlerterStage", "dedup_key"]
@@ -226,10 +226,10 @@ class AlerterStage:
             # Re-delivery: re-emit only if this article caused the last notification.
             if row.article_id == article_id:
                 return self._alert(
-                    fire, article_id, _aware(row.last_notified_at) or now, row.sources, row.reason
+                    fire, article_id, as_utc(row.last_notified_at) or now, row.sources, row.reason
                 )
             return None
-        fired_at = _aware(row.fired_at) or now
+        fired_at = as_utc(row.fired_at) or now
         if now - fired_at > timedelta(seconds=fire.rule.cooldown):
             self._reset(row, fire, article_id, now, qty, event_json)
             return self._alert(fire, article_id, now, 1, fire.reason)

@@ -40,13 +40,11 @@ class ModelAdapter:
 
     def classify_articles(self, articles: Sequence[Article]) -> list[list[Event]]:
         from models.classifier import Document
-        from models.passages import split_passages
 
         docs = [Document(id=a.id, text=a.text, title=a.title) for a in articles]
+        before = self._model.passages_total
         found = self._model.classify(docs)
-        # Splitting is regex work, negligible next to the encoder; it keeps the model API small.
-        cfg = self._model.passage_config
-        self._on_passages(sum(len(split_passages(d.text, d.title, cfg)) for d in docs))
+        self._on_passages(self._model.passages_total - before)
         return found
 
 

@@ -13,7 +13,6 @@ Offsets are committed by the loop only after the database commit.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -27,17 +26,11 @@ from tumen.errors import SchemaError, StorageUnavailable
 from tumen.metrics import Metrics
 from tumen.schemas import Classified, decode_classified, utcnow
 from tumen.storage import Article, Event, session_factory
+from tumen.storage.db import as_utc
 
 __all__ = ["StoreStage", "write_classified"]
 
 log = logging.getLogger(__name__)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything Tumen stores is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _event_rows(msg: Classified) -> list[Event]:
@@ -103,7 +96,7 @@ def write_classified(session: Session, msg: Classified) -> str:
         return "inserted"
     if row.model_version == msg.model_version:
         return "duplicate"
-    stored_at = _aware(row.classified_at)
+    stored_at = as_utc(row.classified_at)
     if stored_at is not None and stored_at > msg.classified_at:
         return "stale"
     session.execute(delete(Event).where(Event.article_id == row.id))

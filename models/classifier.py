@@ -106,6 +106,7 @@ class EventModel:
         self.encoder = encoder
         self.extractor = extractor
         self.passage_config = passage_config or PassageConfig()
+        self.passages_total = 0  # passages encoded so far, for the service's metrics
         self.model_version = (
             f"{ENCODER_NAME}@{encoder.fingerprint[:8]}+head@{artifact_sha256[:12]}"
             f"+{profile.name}@{profile_fingerprint(profile)[:8]}"
@@ -151,6 +152,7 @@ class EventModel:
         """Passages, probabilities and detections of each document (no field extraction)."""
         split = [split_passages(d.text, d.title, self.passage_config) for d in docs]
         texts = [p.text for passages in split for p in passages]
+        self.passages_total += len(texts)
         probs = self.head.probabilities(self.encoder.encode(texts), texts)
         out: list[Analysis] = []
         offset = 0

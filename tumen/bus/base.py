@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = ["TOPICS", "Bus", "Consumer", "Outgoing", "Producer", "Record", "RevokeHook"]
@@ -36,7 +36,6 @@ class Record:
     key: bytes | None = None
     headers: Headers = ()
     timestamp_ms: int = 0
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def header(self, name: str) -> bytes | None:
         for key, value in self.headers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -14,9 +15,16 @@ from tumen.config import DatabaseSettings
 from tumen.errors import ConfigError, StorageUnavailable
 from tumen.retry import wait_until_reachable
 
-__all__ = ["create_db_engine", "redact", "session_factory", "wait_for_database"]
+__all__ = ["as_utc", "create_db_engine", "redact", "session_factory", "wait_for_database"]
 
 log = logging.getLogger(__name__)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything Tumen stores is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def redact(url: str) -> str:
