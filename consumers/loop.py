@@ -124,6 +124,7 @@ class StageLoop:
     def _collect(self, stop: threading.Event) -> list[Record]:
         """Gather up to batch_size records, waiting at most max_wait_s after the first."""
         s = self._settings
+        self._consumer.take_revoked()  # everything before this poll is committed
         batch = self._poll(s.batch_size, s.poll_timeout_s)
         deadline = time.monotonic() + s.max_wait_s
         while batch and len(batch) < s.batch_size and not stop.is_set():
@@ -131,8 +132,25 @@ class StageLoop:
             if remaining <= 0:
                 break
             more = self._poll(s.batch_size - len(batch), min(remaining, s.poll_timeout_s))
+            batch = self._still_ours(batch)  # a rebalance in that poll may have taken some
             batch.extend(more)
         return batch
+
+    def _still_ours(self, batch: list[Record]) -> list[Record]:
+        """Drop records of partitions revoked since they were polled: the next owner re-reads
+        them from the committed offset, so processing them here would only duplicate work."""
+        revoked = self._consumer.take_revoked()
+        if not revoked:
+            return batch
+        kept = [r for r in batch if (r.topic, r.partition) not in revoked]
+        if len(kept) < len(batch):
+            log.info(
+                "dropped records of revoked partitions stage=%s dropped=%d kept=%d",
+                self._stage.name,
+                len(batch) - len(kept),
+                len(kept),
+            )
+        return kept
 
     def _poll(self, max_records: int, timeout_s: float) -> list[Record]:
         try:
@@ -159,6 +177,9 @@ class StageLoop:
                     )
                     return
                 self._backoff(exc, attempt, stop)
+                batch = self._still_ours(batch)  # the backoff's polls may have rebalanced
+                if not batch:
+                    return
 
     def _attempt(self, batch: list[Record], attempt: int) -> None:
         result = self._stage.handle(batch)
@@ -209,7 +230,13 @@ class StageLoop:
         try:
             while time.monotonic() < end and not stop.is_set():
                 self._health.beat()
-                self._poll(1, min(0.5, max(0.0, end - time.monotonic())))  # keep membership
+                # Polling keeps the group membership. A rebalance meanwhile may hand over new,
+                # unpaused partitions: pause those too, and push back anything that slipped
+                # through, or a later commit on its partition would skip it.
+                self._consumer.pause()
+                stray = self._poll(1, min(0.5, max(0.0, end - time.monotonic())))
+                if stray:
+                    self._consumer.unread(stray)
         finally:
             self._consumer.resume()
 

@@ -3,6 +3,7 @@ resumption at the committed offsets with nothing lost or repeated."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -71,3 +72,73 @@ def test_unreachable_broker_raises_bus_unavailable() -> None:
     with pytest.raises(BusUnavailable, match=r"127\.0\.0\.1:1"):
         wait_for_broker(settings)
     assert time.monotonic() - start < 30
+
+
+def test_a_revoke_reports_the_partitions_taken_and_nothing_is_lost(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    """The first member holds a polled, unprocessed batch when a second member joins. The poll in
+    which it rejoins reports the partitions that went to the newcomer; dropping the held records
+    of those, as the stage loop does, loses nothing and repeats nothing."""
+    settings = KafkaSettings(
+        bootstrap_servers=kafka_bootstrap,
+        partitions=6,
+        max_poll_records=500,
+        session_timeout_ms=10000,
+        heartbeat_interval_ms=1000,
+        max_poll_interval_ms=60000,
+    )
+    bus = KafkaBus(settings=settings)
+    topic, group = f"test.revoke.{unique}", f"g-{unique}"
+    bus.ensure_topics([topic])
+    producer = bus.producer()
+    producer.send(
+        [Outgoing(topic, value=str(i).encode(), key=f"k{i}".encode()) for i in range(300)]
+    )
+    producer.close()
+
+    first = bus.consumer(group=group, topics=[topic])
+    held: list[Record] = []
+    end = time.monotonic() + 60
+    while len(held) < 300 and time.monotonic() < end:
+        held.extend(first.poll(max_records=300 - len(held), timeout_s=1.0))
+    assert len(held) == 300
+    first.take_revoked()
+
+    read_by_second: list[Record] = []
+    stop = threading.Event()
+
+    def second_member() -> None:
+        second = bus.consumer(group=group, topics=[topic])
+        while not stop.is_set():
+            batch = second.poll(max_records=100, timeout_s=0.5)
+            read_by_second.extend(batch)
+            if batch:
+                second.commit(batch)
+        second.close()
+
+    joiner = threading.Thread(target=second_member)
+    joiner.start()
+    revoked: set[tuple[str, int]] = set()
+    read_again: list[Record] = []
+    end = time.monotonic() + 40
+    kept: list[Record] = held
+    while time.monotonic() < end:
+        batch = first.poll(max_records=100, timeout_s=0.5)  # rejoins in here
+        revoked |= first.take_revoked()
+        kept = [r for r in held if (r.topic, r.partition) not in revoked]
+        read_again.extend(batch)
+        if batch:
+            first.commit(batch)
+        if revoked and len(kept) + len(read_again) + len(read_by_second) >= 300:
+            break
+    time.sleep(1.0)  # would show a record read twice
+    stop.set()
+    joiner.join(timeout=30)
+    first.close()
+
+    assert read_by_second, "the second member was given partitions"
+    assert revoked == {(r.topic, r.partition) for r in read_by_second}
+    assert len(revoked) == 3
+    values = sorted(int(r.value) for r in kept + read_again + read_by_second)
+    assert values == list(range(300)), "after dropping the held batch: nothing lost or repeated"

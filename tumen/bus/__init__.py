@@ -10,7 +10,7 @@ Delivery contract, the same for both implementations:
 
 from __future__ import annotations
 
-from tumen.bus.base import Bus, Consumer, Outgoing, Producer, Record, RevokeHook
+from tumen.bus.base import Bus, Consumer, Outgoing, Producer, Record
 from tumen.bus.factory import open_bus
 
-__all__ = ["Bus", "Consumer", "Outgoing", "Producer", "Record", "RevokeHook", "open_bus"]
+__all__ = ["Bus", "Consumer", "Outgoing", "Producer", "Record", "open_bus"]

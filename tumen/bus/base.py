@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["TOPICS", "Bus", "Consumer", "Outgoing", "Producer", "Record", "RevokeHook"]
+__all__ = ["TOPICS", "Bus", "Consumer", "Outgoing", "Producer", "Record"]
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -49,10 +49,6 @@ class Record:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
-# Called with the (topic, partition) pairs being taken away, before they go.
-RevokeHook = Callable[[list[tuple[str, int]]], None]
-
-
 class Producer(Protocol):
     def send(self, messages: Sequence[Outgoing], *, timeout_s: float = 30.0) -> None:
         """Block until every message is acknowledged; raise BusUnavailable/BusError otherwise."""
@@ -71,6 +67,15 @@ class Consumer(Protocol):
 
     def resume(self) -> None: ...
 
+    def take_revoked(self) -> set[tuple[str, int]]:
+        """Partitions rebalances took from this consumer since the last call and did not give back.
+
+        Records polled from them before that are no longer this consumer's to process or commit.
+        """
+
+    def unread(self, records: Sequence[Record]) -> None:
+        """Seek back so that a later poll delivers ``records`` again (they were not processed)."""
+
     def rewind(self) -> None:
         """Go back to the last committed offsets (re-deliver what was polled but not committed)."""
 
@@ -87,8 +92,6 @@ class Bus(Protocol):
 
     def producer(self) -> Producer: ...
 
-    def consumer(
-        self, *, group: str, topics: Sequence[str], on_revoke: RevokeHook | None = None
-    ) -> Consumer: ...
+    def consumer(self, *, group: str, topics: Sequence[str]) -> Consumer: ...
 
     def close(self) -> None: ...

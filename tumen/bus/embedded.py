@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tumen.bus.base import Headers, Outgoing, Record, RevokeHook
+from tumen.bus.base import Headers, Outgoing, Record
 from tumen.errors import BusError
 
 __all__ = ["EmbeddedBus"]
@@ -63,9 +63,7 @@ class EmbeddedBus:
     def producer(self) -> _EmbeddedProducer:
         return _EmbeddedProducer(self)
 
-    def consumer(
-        self, *, group: str, topics: Sequence[str], on_revoke: RevokeHook | None = None
-    ) -> _EmbeddedConsumer:
+    def consumer(self, *, group: str, topics: Sequence[str]) -> _EmbeddedConsumer:
         return _EmbeddedConsumer(self, group=group, topics=list(topics))
 
     def close(self) -> None:
@@ -200,6 +198,13 @@ class _EmbeddedConsumer:
 
     def resume(self) -> None:
         self._paused = False
+
+    def take_revoked(self) -> set[tuple[str, int]]:
+        return set()  # one consumer per group: nothing is ever reassigned
+
+    def unread(self, records: Sequence[Record]) -> None:
+        for rec in records:
+            self._positions[rec.topic] = min(self._positions[rec.topic], rec.offset)
 
     def rewind(self) -> None:
         self._positions = {t: self._bus._committed(self._group, t) for t in self._topics}

@@ -4,13 +4,17 @@ Producer: ``acks=all`` with idempotence, so retries neither lose nor duplicate w
 and at most 5 in-flight requests per connection, which keeps order per key. Consumer: manual
 commits only (``enable_auto_commit=False``), ``close(autocommit=False)``, so an offset is never
 committed for a record the stage has not finished. Offsets are committed synchronously after each
-batch, so at a rebalance only the batch in flight can be re-delivered; downstream writes are
-idempotent, so that costs a duplicate message, never a lost or duplicated row.
+batch, before the next poll; a rebalance runs inside poll, so at a revoke every processed record
+is committed, and the records that the stage polled but has not processed from a partition now
+owned by another member are dropped from its batch (``take_revoked``): that member reads them
+from the committed offset.
+Only a batch whose commit fails is re-delivered, which downstream idempotency makes harmless.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +29,7 @@ from kafka.errors import (
 )
 from kafka.structs import OffsetAndMetadata
 
-from tumen.bus.base import Outgoing, Record, RevokeHook
+from tumen.bus.base import Outgoing, Record
 from tumen.config import KafkaSettings
 from tumen.errors import BusError, BusUnavailable
 from tumen.retry import wait_until_reachable
@@ -98,12 +102,8 @@ class KafkaBus:
     def producer(self) -> KafkaBusProducer:
         return KafkaBusProducer(self._settings)
 
-    def consumer(
-        self, *, group: str, topics: Sequence[str], on_revoke: RevokeHook | None = None
-    ) -> KafkaBusConsumer:
-        return KafkaBusConsumer(
-            self._settings, group=group, topics=list(topics), on_revoke=on_revoke
-        )
+    def consumer(self, *, group: str, topics: Sequence[str]) -> KafkaBusConsumer:
+        return KafkaBusConsumer(self._settings, group=group, topics=list(topics))
 
     def close(self) -> None:
         """Clients are owned by the producers and consumers handed out."""
@@ -155,18 +155,38 @@ class KafkaBusProducer:
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, hook: RevokeHook | None) -> None:
-        self._hook = hook
+    """Notes which partitions were revoked, for the stage to drop what it polled from them.
+
+    kafka-python 3 runs the revoke inside ``poll()`` (that is where the member rejoins), and the
+    stage loop commits each batch before it polls again, so at a revoke every processed record is
+    already committed; what remains is the part of a batch collected but not yet processed, and
+    of that only the records of partitions that went to another member must be dropped.
+    """
+
+    def __init__(self, group: str) -> None:
+        self._group = group
+        self._lock = threading.Lock()
+        self._revoked: set[tuple[str, int]] = set()
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        parts = sorted((tp.topic, tp.partition) for tp in revoked)
-        log.info("partitions revoked %s", ",".join(f"{t}[{p}]" for t, p in parts))
-        if self._hook is not None:
-            self._hook(parts)
+        parts = {(tp.topic, tp.partition) for tp in revoked}
+        if parts:
+            log.info("partitions revoked group=%s %s", self._group, _names(parts))
+        with self._lock:
+            self._revoked |= parts
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        parts = sorted((tp.topic, tp.partition) for tp in assigned)
-        log.info("partitions assigned %s", ",".join(f"{t}[{p}]" for t, p in parts))
+        parts = {(tp.topic, tp.partition) for tp in assigned}
+        log.info("partitions assigned group=%s %s", self._group, _names(parts))
+
+    def take(self) -> set[tuple[str, int]]:
+        with self._lock:
+            taken, self._revoked = self._revoked, set()
+        return taken
+
+
+def _names(parts: set[tuple[str, int]]) -> str:
+    return ",".join(f"{topic}[{partition}]" for topic, partition in sorted(parts))
 
 
 class KafkaBusConsumer:
@@ -176,7 +196,6 @@ class KafkaBusConsumer:
         *,
         group: str,
         topics: list[str],
-        on_revoke: RevokeHook | None,
     ) -> None:
         self._settings = settings
         self._ns = settings.namespace
@@ -194,7 +213,8 @@ class KafkaBusConsumer:
                 max_poll_interval_ms=settings.max_poll_interval_ms,
                 request_timeout_ms=settings.request_timeout_ms,
             )
-            self._client.subscribe([self._ns + t for t in topics], listener=_Listener(on_revoke))
+            self._listener = _Listener(group)
+            self._client.subscribe([self._ns + t for t in topics], listener=self._listener)
         except (KafkaError, OSError) as exc:
             raise _wrap(exc, f"connect consumer group={group}") from exc
         self._group = group
@@ -220,6 +240,13 @@ class KafkaBusConsumer:
             )
         return out
 
+    def take_revoked(self) -> set[tuple[str, int]]:
+        # A partition revoked and given straight back keeps its fetch position here, so records
+        # polled from it before the rebalance stay this consumer's to process and commit.
+        ns = len(self._ns)
+        kept = {(tp.topic, tp.partition) for tp in self._client.assignment()}
+        return {(t[ns:], p) for t, p in self._listener.take() - kept}
+
     def commit(self, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for rec in records:
@@ -242,6 +269,16 @@ class KafkaBusConsumer:
 
     def resume(self) -> None:
         self._client.resume(*self._client.paused())
+
+    def unread(self, records: Sequence[Record]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for rec in records:
+            tp = TopicPartition(self._ns + rec.topic, rec.partition)
+            first[tp] = min(first.get(tp, rec.offset), rec.offset)
+        owned = self._client.assignment()
+        for tp, offset in first.items():
+            if tp in owned:  # a revoked partition restarts from its committed offset anyway
+                self._client.seek(tp, offset)
 
     def rewind(self) -> None:
         for tp in self._client.assignment():
