@@ -1,6 +1,8 @@
 """Store stage: ``tumen.classified.v1`` → the ``articles`` and ``events`` tables.
 
-Each article and its events are written in one transaction, idempotently:
+A batch of messages is written in one transaction (if the database rejects any of it, each
+message is retried in a transaction of its own, so only the culprit is dead-lettered), and each
+article and its events idempotently:
 - the same message again (same article, same ``model_version``) changes nothing;
 - a message from a different ``model_version`` that was classified later replaces the article's
   events (the old version's events are deleted; ``articles.superseded_versions`` counts how often
@@ -119,28 +121,36 @@ class StoreStage:
 
     def handle(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
+        decoded: list[tuple[Record, Classified]] = []
         for rec in records:
             try:
-                msg = decode_classified(rec.value)
+                decoded.append((rec, decode_classified(rec.value)))
             except SchemaError as exc:
                 result.failed.append((rec, exc))
-                continue
-            try:
-                kind = self._write(msg)
-            except PoisonMessage as exc:
-                result.failed.append((rec, exc))
-                continue
+        try:  # the whole batch in one transaction: one round of locks and one fsync
+            written = list(zip(decoded, self._transaction([m for _, m in decoded]), strict=True))
+        except PoisonMessage:  # something in it was rejected: each message alone, to isolate it
+            written = []
+            for rec, msg in decoded:
+                try:
+                    written.append(((rec, msg), self._transaction([msg])[0]))
+                except PoisonMessage as exc:
+                    result.failed.append((rec, exc))
+        for (_, msg), kind in written:
             self._metrics.store_writes.labels(kind).inc()
             if kind == "inserted":
                 latency = (utcnow() - msg.article.fetched_at).total_seconds()
                 self._metrics.pipeline_latency.observe(max(0.0, latency))
         return result
 
-    def _write(self, msg: Classified) -> str:
+    def _transaction(self, messages: list[Classified]) -> list[str]:
+        """Write ``messages`` in one transaction; database failures become transient or poison."""
+        if not messages:
+            return []
         for attempt in (1, 2):
             try:
                 with self._sessions.begin() as session:
-                    return write_classified(session, msg)
+                    return [write_classified(session, m) for m in messages]
             except IntegrityError as exc:
                 if attempt == 2:  # a concurrent writer won twice: the data itself is bad
                     raise PoisonMessage(f"integrity error: {exc.orig}") from exc

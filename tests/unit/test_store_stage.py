@@ -87,3 +87,26 @@ def test_poison_messages_are_reported_not_raised(sqlite_url: str) -> None:
     assert [r.offset for r, _ in result.failed] == [0, 1]
     with session_factory(engine)() as s:
         assert s.scalar(select(func.count()).select_from(ArticleRow)) == 1
+
+
+@pytest.mark.integration
+def test_a_batch_is_one_transaction_and_a_rejected_message_is_isolated(pg_url: str) -> None:
+    """PostgreSQL refuses a NUL character in text: that message alone fails, the rest of its
+    batch is stored; and versions of one article inside one batch end as the newest."""
+    engine = create_db_engine(DatabaseSettings(url=pg_url))
+    upgrade(engine)
+    stage = StoreStage(engine=engine, metrics=Metrics(CollectorRegistry()))
+    batch = [_msg("m1", ["arms_transfer"], T0, aid=f"{i:032x}") for i in range(5)]
+    bad = _msg("m1", ["arms_transfer"], T0, aid="f" * 32).replace(b"Shells", b"Sh\\u0000ells")
+    batch.insert(2, bad)
+    batch.append(_msg("m2", ["trade_logistics"], T0 + timedelta(hours=1), aid=f"{0:032x}"))
+    result = stage.handle([_rec(v, i) for i, v in enumerate(batch)])
+    assert [r.offset for r, _ in result.failed] == [2]
+    with session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(ArticleRow)) == 5
+        assert s.get(ArticleRow, "f" * 32) is None
+        first = s.get(ArticleRow, f"{0:032x}")
+        assert first is not None and first.model_version == "m2"
+        types = s.scalars(select(EventRow.type).where(EventRow.article_id == first.id)).all()
+        assert types == ["trade_logistics"]
+    engine.dispose()
