@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -77,6 +78,25 @@ def rss_peak_mb(pid: int) -> float:
     return int(m.group(1)) / 1024 if m else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (fields 14 and 15 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The local Kafka broker's process, for its CPU figure (None if not found)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"kafka.Kafka" in cmd and b"java" in cmd:
+                return int(proc.name)
+    return None
+
+
 def lag(proc: TumenProcess) -> float:
     total = 0.0
     for line in proc.metrics().splitlines():
@@ -112,9 +132,15 @@ def run_once(
     ]
     for p in procs:
         p.wait_ready(300)
+    broker = broker_pid()
+    cpu_before = {p.log_path.stem: cpu_seconds(p.proc.pid) for p in procs if p.proc}
+    if broker:
+        cpu_before["kafka-broker"] = cpu_seconds(broker)
+    replay_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = tumen_cmd("replay", str(path), env=env, cwd=tmp, timeout_s=1800)
     assert done.returncode == 0, done.stderr
+    replay_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lags: list[tuple[float, float]] = []
     while True:
         with engine.connect() as c:
@@ -132,6 +158,14 @@ def run_once(
             )
         ]
     rss = {p.log_path.stem: round(rss_peak_mb(p.proc.pid), 1) for p in procs if p.proc}
+    cpu = {k: round(cpu_seconds(p.proc.pid) - cpu_before[k], 1) for p in procs
+           if p.proc and (k := p.log_path.stem) in cpu_before}  # fmt: skip
+    if broker and "kafka-broker" in cpu_before:
+        cpu["kafka-broker"] = round(cpu_seconds(broker) - cpu_before["kafka-broker"], 1)
+    cpu["replay"] = round(
+        replay_after.ru_utime + replay_after.ru_stime
+        - replay_before.ru_utime - replay_before.ru_stime, 1
+    )  # fmt: skip
     for p in procs:
         p.stop(60)
     q = statistics.quantiles(lat, n=100)
@@ -143,6 +177,7 @@ def run_once(
         "latency_p50_s": round(q[49], 1),
         "latency_p95_s": round(q[94], 1),
         "peak_rss_mb": rss,
+        "cpu_s": cpu,
         "lag_over_time": [(round(t), int(v)) for t, v in lags[:: max(1, len(lags) // 10)]],
     }
 
