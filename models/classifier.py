@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from models.composition import passage_embeddings
 from models.encoder import Encoder
 from models.extraction import Extractor
 from models.head import ArtifactError, Head
@@ -153,7 +154,7 @@ class EventModel:
         split = [split_passages(d.text, d.title, self.passage_config) for d in docs]
         texts = [p.text for passages in split for p in passages]
         self.passages_total += len(texts)
-        probs = self.head.probabilities(self.encoder.encode(texts), texts)
+        probs = self.head.probabilities(passage_embeddings(self.encoder, split), texts)
         out: list[Analysis] = []
         offset = 0
         for passages in split:

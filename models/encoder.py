@@ -33,6 +33,7 @@ __all__ = [
     "default_threads",
     "encoder_fingerprint",
     "model_dir",
+    "normalize",
     "torch_threads",
 ]
 
@@ -127,6 +128,14 @@ class Encoder:
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> Matrix:
         """Embed ``texts``; row ``i`` of the result belongs to ``texts[i]``."""
+        return normalize(self.token_sums(texts, progress=progress))
+
+    def token_sums(self, texts: Sequence[str], *, progress: bool = False) -> Matrix:
+        """Sum of the last hidden states over each text's tokens (special tokens included).
+
+        Sums add: the sums of consecutive sentences, normalised, embed the passage they make up
+        as if its tokens had been pooled together (each sentence seen in its own context only).
+        """
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
@@ -157,10 +166,16 @@ class Encoder:
             input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
         ).last_hidden_state
         weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-        normed = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-        result: Matrix = normed.numpy().astype(np.float32, copy=False)
+        summed = (hidden * weights).sum(dim=1)
+        result: Matrix = summed.numpy().astype(np.float32, copy=False)
         return result
+
+
+def normalize(rows: Matrix) -> Matrix:
+    """Unit-length rows (a zero row stays zero): mean pooling up to scale, as the model wants."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    out: Matrix = (rows / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return out
 
 
 def _progress(batches: list[list[int]], enabled: bool) -> Iterator[list[int]]:

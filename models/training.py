@@ -29,6 +29,7 @@ from models.calibration import (
     fit_platt,
     kfold_indices,
 )
+from models.composition import example_embeddings
 from models.encoder import Encoder, torch_threads
 from models.head import Head, Layer, Lexical, ngrams
 from tumen.errors import TumenError
@@ -214,7 +215,7 @@ def train(
     examples = load_examples(data_dir, types)
     texts = [ex.text for ex in examples]
     encoder = Encoder(num_threads=TRAIN_THREADS, batch_size=TRAIN_BATCH)
-    x = encoder.encode(texts, progress=progress)
+    x = example_embeddings(encoder, texts, progress=progress)
     y = np.array([[t in ex.labels for t in types] for ex in examples], dtype=bool)
     platt, thresholds, probs = _calibrate(_out_of_fold(x, texts, y, types, seed, progress), y)
     per_type, micro = _f1(probs >= thresholds, y)

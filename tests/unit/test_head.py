@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models.classifier import default_artifact_path
+from models.classifier import EventModel, default_artifact_path
 from models.head import ArtifactError, Head, Layer, Lexical
 from models.training import data_hash, load_examples, train
 from tumen.profile import load_profile
@@ -93,3 +95,24 @@ def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> 
     assert head.types == TYPES
     current = data_hash(load_examples(DATA, TYPES))
     assert head.meta["training_data_sha256"] == current, "data changed: run `tumen train`"
+
+
+@pytest.mark.slow
+def test_tumen_train_reproduces_the_committed_artifact(tmp_path: Path) -> None:
+    """`tumen train` on the committed data and seed writes the committed artifact, byte for byte,
+    so a model loaded from it has the shipped model_version (about 3 minutes on 2 cores)."""
+    out = tmp_path / "head.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "tumen.cli", "train", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.read_bytes() == default_artifact_path().read_bytes()
+    shipped = EventModel.load(artifact_path=default_artifact_path())
+    assert (
+        EventModel.load(artifact_path=out).model_version.split("+head@")[1]
+        == (shipped.model_version.split("+head@")[1])
+    )
