@@ -59,6 +59,7 @@ def write_articles(path: Path, n: int) -> None:
 
 def classify_rate(path: Path) -> float:
     from models.classifier import Document, EventModel
+    from models.commands import BATCH as CLASSIFY_BATCH
 
     docs = [
         Document(id=str(i), text=json.loads(line)["content"], title=json.loads(line)["title"])
@@ -67,8 +68,8 @@ def classify_rate(path: Path) -> float:
     model = EventModel.load()
     model.classify(docs[:64])  # warm-up
     start = time.perf_counter()
-    for i in range(0, len(docs), 256):
-        model.classify(docs[i : i + 256])
+    for i in range(0, len(docs), CLASSIFY_BATCH):  # as `tumen classify` batches its input
+        model.classify(docs[i : i + CLASSIFY_BATCH])
     return len(docs) / (time.perf_counter() - start)
 
 
@@ -148,7 +149,7 @@ def run_once(
         lags.append((time.perf_counter() - start, sum(lag(p) for p in procs[1:])))
         if stored >= n:
             break
-        time.sleep(2)
+        time.sleep(0.5)
     elapsed = time.perf_counter() - start
     with engine.connect() as c:
         lat = [
