@@ -40,8 +40,8 @@ def plan(passages: Sequence[Passage]) -> Plan:
             parts.append([index[id(p)]])
             continue
         first = bisect.bisect_left(starts, p.start)
-        inside = [i for s, e, i in body[first:] if s < p.end and e <= p.end]
-        parts.append(inside)
+        last = bisect.bisect_left(starts, p.end, lo=first)  # units starting inside ``p``
+        parts.append([i for _, e, i in body[first:last] if e <= p.end])
     return units, parts
 
 
@@ -55,16 +55,16 @@ def _contains_another(p: Passage, passages: Sequence[Passage]) -> bool:
     )
 
 
-def passage_embeddings(encoder: Encoder, documents: Sequence[Sequence[Passage]]) -> Matrix:
+def passage_embeddings(
+    encoder: Encoder, documents: Sequence[Sequence[Passage]], *, progress: bool = False
+) -> Matrix:
     """Unit-length embeddings of every passage of every document, in order, in one encoder pass."""
     plans = [plan(passages) for passages in documents]
-    texts = [u.text for units, _ in plans for u in units]
-    sums = encoder.token_sums(texts)
+    sums = encoder.token_sums([u.text for units, _ in plans for u in units], progress=progress)
     rows: list[Matrix] = []
     offset = 0
     for units, parts in plans:
-        for indices in parts:
-            rows.append(sums[[offset + i for i in indices]].sum(axis=0))
+        rows.extend(sums[[offset + i for i in indices]].sum(axis=0) for indices in parts)
         offset += len(units)
     if not rows:
         return np.zeros((0, sums.shape[1]), dtype=np.float32)
@@ -75,15 +75,9 @@ def example_embeddings(encoder: Encoder, texts: Sequence[str], *, progress: bool
     """One embedding per labelled text, composed from its sentences like a passage window."""
     documents: list[list[Passage]] = []
     for text in texts:
-        units = split_passages(text, config=_UNITS_ONLY) or [Passage(text, 0, len(text))]
-        whole = Passage(text, 0, len(text))
+        units = split_passages(text, config=_UNITS_ONLY)
+        whole = Passage(text, 0, len(text))  # last in its document
         documents.append([*units, whole] if len(units) > 1 else [whole])
-    plans = [plan(d) for d in documents]
-    unit_texts = [u.text for units, _ in plans for u in units]
-    sums = encoder.token_sums(unit_texts, progress=progress)
-    rows: list[Matrix] = []
-    offset = 0
-    for units, parts in plans:
-        rows.append(sums[[offset + i for i in parts[-1]]].sum(axis=0))
-        offset += len(units)
-    return normalize(np.stack(rows).astype(np.float32)) if rows else sums
+    rows = passage_embeddings(encoder, documents, progress=progress)
+    ends = np.cumsum([len(d) for d in documents], dtype=np.int64) - 1
+    return rows[ends]

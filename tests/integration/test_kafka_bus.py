@@ -27,15 +27,20 @@ def _drain(consumer: object, want: int, deadline_s: float = 60.0) -> list[Record
     return got
 
 
-def test_round_trip_exactly_once_with_resume(kafka_bootstrap: str, unique: str) -> None:
-    settings = KafkaSettings(
-        bootstrap_servers=kafka_bootstrap,
+def _settings(bootstrap: str, *, max_poll_records: int) -> KafkaSettings:
+    """Six partitions and a short session, so a lost member is noticed within seconds."""
+    return KafkaSettings(
+        bootstrap_servers=bootstrap,
         partitions=6,
-        max_poll_records=100,
+        max_poll_records=max_poll_records,
         session_timeout_ms=10000,
         heartbeat_interval_ms=1000,
+        max_poll_interval_ms=60000,
     )
-    bus = KafkaBus(settings=settings)
+
+
+def test_round_trip_exactly_once_with_resume(kafka_bootstrap: str, unique: str) -> None:
+    bus = KafkaBus(settings=_settings(kafka_bootstrap, max_poll_records=100))
     topic, group = f"test.roundtrip.{unique}", f"g-{unique}"
     bus.ensure_topics([topic])
     bus.ensure_topics([topic])  # idempotent
@@ -80,15 +85,7 @@ def test_a_revoke_reports_the_partitions_taken_and_nothing_is_lost(
     """The first member holds a polled, unprocessed batch when a second member joins. The poll in
     which it rejoins reports the partitions that went to the newcomer; dropping the held records
     of those, as the stage loop does, loses nothing and repeats nothing."""
-    settings = KafkaSettings(
-        bootstrap_servers=kafka_bootstrap,
-        partitions=6,
-        max_poll_records=500,
-        session_timeout_ms=10000,
-        heartbeat_interval_ms=1000,
-        max_poll_interval_ms=60000,
-    )
-    bus = KafkaBus(settings=settings)
+    bus = KafkaBus(settings=_settings(kafka_bootstrap, max_poll_records=500))
     topic, group = f"test.revoke.{unique}", f"g-{unique}"
     bus.ensure_topics([topic])
     producer = bus.producer()
@@ -142,3 +139,28 @@ def test_a_revoke_reports_the_partitions_taken_and_nothing_is_lost(
     assert len(revoked) == 3
     values = sorted(int(r.value) for r in kept + read_again + read_by_second)
     assert values == list(range(300)), "after dropping the held batch: nothing lost or repeated"
+
+
+def test_unread_records_are_delivered_again(kafka_bootstrap: str, unique: str) -> None:
+    bus = KafkaBus(settings=_settings(kafka_bootstrap, max_poll_records=100))
+    topic, group = f"test.unread.{unique}", f"g-{unique}"
+    bus.ensure_topics([topic])
+    producer = bus.producer()
+    producer.send([Outgoing(topic, value=str(i).encode(), key=f"k{i}".encode()) for i in range(60)])
+    producer.close()
+    consumer = bus.consumer(group=group, topics=[topic])
+    first = _drain_uncommitted(consumer, 60)
+    consumer.unread(first[20:])  # the first 20 were processed, the rest go back
+    again = _drain_uncommitted(consumer, 40)
+    consumer.close()
+    assert sorted((r.partition, r.offset) for r in again) == sorted(
+        (r.partition, r.offset) for r in first[20:]
+    )
+
+
+def _drain_uncommitted(consumer: object, want: int, deadline_s: float = 60.0) -> list[Record]:
+    got: list[Record] = []
+    end = time.monotonic() + deadline_s
+    while len(got) < want and time.monotonic() < end:
+        got.extend(consumer.poll(max_records=want - len(got), timeout_s=1.0))  # type: ignore[attr-defined]
+    return got

@@ -28,7 +28,7 @@ def test_commit_and_redelivery(tmp_path: Path) -> None:
     assert len(other.poll(max_records=100, timeout_s=0.1)) == 10
 
 
-def test_pause_and_rewind(tmp_path: Path) -> None:
+def test_pause_rewind_and_unread(tmp_path: Path) -> None:
     bus = EmbeddedBus(path=tmp_path / "bus.db")
     bus.producer().send([Outgoing("t", value=b"x")])
     c = bus.consumer(group="g", topics=["t"])
@@ -37,7 +37,11 @@ def test_pause_and_rewind(tmp_path: Path) -> None:
     c.resume()
     assert len(c.poll(max_records=10, timeout_s=0.05)) == 1
     c.rewind()
-    assert len(c.poll(max_records=10, timeout_s=0.05)) == 1
+    polled = c.poll(max_records=10, timeout_s=0.05)
+    assert len(polled) == 1
+    c.unread(polled)  # pushed back: delivered again, nothing else
+    assert c.poll(max_records=10, timeout_s=0.05) == polled
+    assert c.take_revoked() == set()  # a single consumer per group is never rebalanced
 
 
 _WRITER = textwrap.dedent(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from consumers.loop import BatchResult, LoopSettings, StageLoop
-from tumen.bus.base import Outgoing, Record
+from tumen.bus.base import Consumer, Outgoing, Record
 from tumen.bus.embedded import EmbeddedBus
 from tumen.errors import StorageUnavailable
 from tumen.metrics import Health, Metrics
@@ -96,3 +98,54 @@ def test_transient_failures_are_retried_not_dead_lettered(tmp_path: Path) -> Non
         bus.consumer(group="x", topics=["tumen.deadletter.v1"]).poll(max_records=10, timeout_s=0.05)
         == []
     )
+
+
+class RevokedAfterFirstPoll:
+    """The real embedded consumer, except that a rebalance takes partition ``in``[0] away during
+    the poll that follows the first one that returned records."""
+
+    def __init__(self, inner: Consumer) -> None:
+        self._inner = inner
+        self._state = "waiting"  # → "polled" → "revoking" (the next poll) → "revoked" (reported)
+
+    def poll(self, *, max_records: int, timeout_s: float) -> list[Record]:
+        if self._state == "polled":
+            self._state = "revoking"
+            return []
+        records = self._inner.poll(max_records=max_records, timeout_s=timeout_s)
+        if records and self._state == "waiting":
+            self._state = "polled"
+        return records
+
+    def take_revoked(self) -> set[tuple[str, int]]:
+        if self._state != "revoking":
+            return set()
+        self._state = "revoked"
+        return {("in", 0)}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_records_of_a_revoked_partition_are_dropped_not_processed(tmp_path: Path) -> None:
+    bus = EmbeddedBus(path=tmp_path / "bus.db")
+    bus.producer().send([Outgoing("in", value=v, key=b"k") for v in (b"a", b"b", b"c")])
+    stage = Echo()
+    stop = threading.Event()
+    loop = StageLoop(
+        stage=stage,
+        consumer=RevokedAfterFirstPoll(bus.consumer(group=stage.group, topics=["in"])),
+        producer=bus.producer(),
+        metrics=Metrics(CollectorRegistry()),
+        health=Health(),
+        settings=LoopSettings(batch_size=10, max_wait_s=0.3, poll_timeout_s=0.05),
+    )
+    t = threading.Thread(target=loop.run, args=(stop,))
+    t.start()
+    time.sleep(1.5)
+    stop.set()
+    t.join(5)
+    assert stage.calls == 0, "records of a partition that moved were processed"
+    # Nothing was committed: the partition's next owner reads all three.
+    again = bus.consumer(group=stage.group, topics=["in"]).poll(max_records=10, timeout_s=0.1)
+    assert [r.value for r in again] == [b"a", b"b", b"c"]
