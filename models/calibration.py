@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 __all__ = [
     "apply_platt",
+    "average_precision",
     "best_threshold",
     "expected_calibration_error",
     "fit_platt",
@@ -84,6 +85,27 @@ def kfold_indices(n: int, k: int, seed: int) -> list[IntArray]:
     """``k`` disjoint test folds covering ``range(n)``, shuffled by ``seed``."""
     order = np.random.default_rng(seed).permutation(n).astype(np.int64)
     return [np.sort(order[i::k]) for i in range(k)]
+
+
+def average_precision(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
+    """Mean of the precision at the rank of each positive, scores sorted high to low.
+
+    Threshold-free: it measures how well the scores rank positives above negatives, whatever
+    threshold is later chosen. Tied scores count as one rank (all of them are taken together).
+    0.0 when there are no positives.
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels, dtype=bool).ravel()
+    positives = int(y.sum())
+    if positives == 0:
+        return 0.0
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last = np.r_[s[1:] != s[:-1], True]  # the last row of each run of tied scores
+    hits = np.cumsum(y)[last]
+    taken = (np.flatnonzero(last) + 1).astype(np.float64)
+    gained = np.diff(np.r_[0, hits])
+    return float((gained * hits / taken).sum() / positives)
 
 
 def expected_calibration_error(

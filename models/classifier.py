@@ -137,11 +137,12 @@ class EventModel:
             raw = path.read_bytes()
         except OSError as exc:
             raise ArtifactError(f"cannot read head artifact {path}: {exc}") from exc
+        head = Head.from_json(raw.decode("ascii", errors="replace"))
         return cls(
-            head=Head.from_json(raw.decode("ascii", errors="replace")),
+            head=head,
             artifact_sha256=hashlib.sha256(raw).hexdigest(),
             profile=profile,
-            encoder=Encoder(num_threads=num_threads),
+            encoder=Encoder(num_threads=num_threads, adapter=head.adapter),
             extractor=Extractor.from_profile(profile),
         )
 

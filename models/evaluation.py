@@ -2,7 +2,8 @@
 
 Each line is one document; its predicted labels are the types of the events the model finds in
 it. Reported: per-type precision, recall, F1 and support (gold positives), micro and macro F1, and
-the expected calibration error of the document-level type probabilities (the best passage's).
+for the document-level type probabilities (the best passage's) their expected calibration error
+and, per type, their average precision: how well they rank, whatever the thresholds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from models.calibration import expected_calibration_error
+from models.calibration import average_precision, expected_calibration_error
 from models.classifier import Document, EventModel
 from models.training import TrainingDataError
 
@@ -90,7 +91,14 @@ def evaluate(model: EventModel, path: Path) -> dict[str, Any]:
     gold = [labels for _, labels in rows]
     result = score_predictions(predicted, gold, model.types)
     truth = np.array([[t in g for t in model.types] for g in gold], dtype=bool)
-    result["ece"] = expected_calibration_error(np.array(probabilities), truth) if rows else 0.0
+    probs = np.array(probabilities)
+    result["ece"] = expected_calibration_error(probs, truth) if rows else 0.0
+    for j, name in enumerate(model.types):
+        result["per_type"][name]["average_precision"] = (
+            average_precision(probs[:, j], truth[:, j]) if rows else 0.0
+        )
+    aps = [s["average_precision"] for s in result["per_type"].values()]
+    result["mean_average_precision"] = float(np.mean(aps)) if aps else 0.0
     result["documents"] = len(rows)
     result["model_version"] = model.model_version
     return result

@@ -2,22 +2,21 @@
 
 Two views of a passage each give one logit per event type, and the head averages them:
 
-* the *semantic* view, a linear model (one-vs-rest logistic regression) on the frozen sentence
-  embedding;
+* the *semantic* view, a linear model (one-vs-rest logistic regression) on the sentence
+  embedding of the encoder, as fine-tuned by the artifact's adapter (:mod:`models.adapter`);
 * the *lexical* view, a linear model on TF-IDF weighted word unigrams and bigrams of the passage.
-  The frozen embedding blurs the cue words that separate an event from background ("launched" vs
+  The pooled embedding blurs the cue words that separate an event from background ("launched" vs
   "is capable of", "defected" vs "fled"); the n-grams keep them, and the average is measurably
   better than either view alone (see the training report).
 
 Per-type Platt scaling turns the averaged logit into a probability, and a per-type threshold on
-that probability decides. The artifact is one JSON file: matrices as base64 of little-endian
-float32 (exact and compact), everything else as plain JSON with sorted keys and no timestamps, so
-the same training run always writes the same bytes.
+that probability decides. The artifact is one JSON file, the adapter included: matrices as base64
+of little-endian float32 (exact and compact), everything else as plain JSON with sorted keys and no
+timestamps, so the same training run always writes the same bytes.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import json
@@ -30,7 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from models.adapter import Adapter
 from models.calibration import sigmoid
+from models.packing import pack, unpack
 from tumen.errors import TumenError
 
 __all__ = [
@@ -126,6 +127,7 @@ class Head:
     platt: Matrix  # (types, 2): slope and intercept per type
     thresholds: Matrix  # (types,), on calibrated probabilities
     meta: Mapping[str, MetaValue] = field(default_factory=dict)
+    adapter: Adapter | None = None  # the encoder's fine-tuning; None: the pretrained encoder
 
     def logits(self, embeddings: npt.NDArray[np.floating[Any]], texts: Sequence[str]) -> Matrix:
         """Raw scores: the semantic logit, averaged with the lexical one where there is one."""
@@ -152,6 +154,8 @@ class Head:
             "thresholds": [_num(v) for v in self.thresholds],
             "meta": dict(self.meta),
         }
+        if self.adapter is not None:
+            doc["adapter"] = self.adapter.to_doc()
         return json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=True) + "\n"
 
     def save(self, path: Path) -> str:
@@ -167,7 +171,7 @@ class Head:
             doc = json.loads(text)
             if doc.get("format") != ARTIFACT_FORMAT:
                 raise ArtifactError(f"unknown artifact format {doc.get('format')!r}")
-            lexical = doc.get("lexical")
+            lexical, adapter = doc.get("lexical"), doc.get("adapter")
             return cls(
                 types=tuple(doc["types"]),
                 layers=tuple(_layer(x) for x in doc["layers"]),
@@ -175,6 +179,7 @@ class Head:
                 platt=np.asarray(doc["platt"], dtype=np.float32).reshape(-1, 2),
                 thresholds=np.asarray(doc["thresholds"], dtype=np.float32),
                 meta=doc.get("meta", {}),
+                adapter=None if adapter is None else Adapter.from_doc(adapter),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ArtifactError(f"malformed head artifact: {exc}") from exc
@@ -193,36 +198,25 @@ def _num(value: float | np.floating[Any]) -> float:
     return float(str(np.float32(value)))
 
 
-def _pack(array: npt.NDArray[np.floating[Any]]) -> dict[str, Any]:
-    data = np.ascontiguousarray(array, dtype="<f4")
-    return {"shape": list(data.shape), "f32le": base64.b64encode(data.tobytes()).decode("ascii")}
-
-
-def _unpack(doc: Mapping[str, Any]) -> Matrix:
-    raw = base64.b64decode(doc["f32le"], validate=True)
-    array: Matrix = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(doc["shape"])
-    return array
-
-
 def _layer_doc(layer: Layer) -> dict[str, Any]:
-    return {"weight": _pack(layer.weight), "bias": _pack(layer.bias)}
+    return {"weight": pack(layer.weight), "bias": pack(layer.bias)}
 
 
 def _layer(doc: Mapping[str, Any]) -> Layer:
-    return Layer(_unpack(doc["weight"]), _unpack(doc["bias"]))
+    return Layer(unpack(doc["weight"]), unpack(doc["bias"]))
 
 
 def _lexical_doc(lexical: Lexical) -> dict[str, Any]:
     return {
         "vocabulary": list(lexical.vocabulary),
-        "idf": _pack(lexical.idf),
+        "idf": pack(lexical.idf),
         "layer": _layer_doc(lexical.layer),
     }
 
 
 def _lexical(doc: Mapping[str, Any]) -> Lexical:
     vocabulary = tuple(str(w) for w in doc["vocabulary"])
-    idf = _unpack(doc["idf"])
+    idf = unpack(doc["idf"])
     if idf.shape != (len(vocabulary),):
         raise ValueError("lexical idf does not match the vocabulary")
     return Lexical(vocabulary=vocabulary, idf=idf, layer=_layer(doc["layer"]))

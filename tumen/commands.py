@@ -81,7 +81,9 @@ def _train(args: argparse.Namespace, rt: Runtime) -> int:
 
     default = Path(str(resources.files("models") / "data"))
     data = Path(args.data) if args.data else default
-    train_command(data, Path(args.output) if args.output else default_artifact_path(), args.seed)
+    out = Path(args.output) if args.output else default_artifact_path()
+    reuse = Path(args.reuse_adapter) if args.reuse_adapter else None
+    train_command(data, out, args.seed, finetune=args.finetune, reuse=reuse)
     return 0
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from models.calibration import (
+    average_precision,
     best_threshold,
     expected_calibration_error,
     fit_platt,
@@ -46,6 +47,16 @@ def test_ece_of_a_hand_computed_example() -> None:
     labels = np.array([1, 0, 0, 0])
     assert expected_calibration_error(probs, labels) == pytest.approx(0.25)
     assert expected_calibration_error(np.array([1.0, 0.0]), np.array([1, 0])) == 0.0
+
+
+def test_average_precision_of_hand_computed_examples() -> None:
+    # positives at ranks 1 and 3: (1/1 + 2/3) / 2
+    assert average_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0]) == pytest.approx(5 / 6)
+    # a tie is one rank: both rows are taken together, precision 1/2
+    assert average_precision([0.5, 0.5], [1, 0]) == pytest.approx(0.5)
+    assert average_precision([0.5, 0.5, 0.1], [0, 1, 1]) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert average_precision([0.2, 0.9], [1, 0]) == pytest.approx(0.5)
+    assert average_precision([0.2, 0.9], [0, 0]) == 0.0
 
 
 def test_threshold_maximises_f1_and_platt_is_monotone() -> None:
@@ -103,6 +114,7 @@ def test_evaluate_command_prints_table_and_writes_json(model: EventModel, tmp_pa
     written = json.loads((tmp_path / "scores.json").read_text())
     assert written["micro_f1"] == result["micro_f1"] == 1.0
     assert set(written["per_type"]) == set(model.types)
+    assert written["per_type"]["weapons_test"]["average_precision"] == 1.0
     assert "weapons_test" in out.getvalue() and "micro" in out.getvalue()
 
 
