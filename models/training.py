@@ -247,6 +247,8 @@ def train(
     meta = _meta(data_hash(examples), seed, len(examples))
     adapter: Adapter | None = None
     if reuse is not None:
+        if reuse.types != types or "calibration" not in reuse.meta:
+            raise TrainingDataError("the reused artifact is for other types, or has no record")
         adapter, platt, thresholds = reuse.adapter, reuse.platt, reuse.thresholds
         meta.update({k: v for k, v in reuse.meta.items() if k in _REUSED_RECORD})
     elif finetuning is not None:

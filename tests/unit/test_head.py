@@ -14,7 +14,7 @@ import pytest
 from models.adapter import FinetuneSettings
 from models.classifier import EventModel, default_artifact_path
 from models.head import ArtifactError, Head, Layer, Lexical
-from models.training import data_hash, load_examples, train
+from models.training import TrainingDataError, data_hash, load_examples, train
 from tumen.profile import load_profile
 
 DATA = Path(__file__).resolve().parents[2] / "models" / "data"
@@ -95,6 +95,11 @@ def test_training_twice_writes_identical_bytes(tmp_path: Path) -> None:
     # Refitting the head on the adapter it was trained with gives the same artifact.
     train(data, tmp_path / "c.json", seed=5, progress=False, reuse=head)
     assert (tmp_path / "c.json").read_bytes() == (tmp_path / "a.json").read_bytes()
+
+
+def test_reusing_an_artifact_without_a_training_record_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match="no record"):
+        train(_subset(tmp_path), tmp_path / "x.json", progress=False, reuse=_head())
 
 
 def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> None:
