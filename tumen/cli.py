@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--finetune",
         action="store_true",
-        help="fine-tune the encoder with a low-rank adapter first (about 16 min on 2 cores)",
+        help="fine-tune the encoder with a low-rank adapter first (about 15 min on 2 cores)",
     )
     train.add_argument(
         "--reuse-adapter",
