@@ -120,7 +120,6 @@ class FinetuneResult:
     adapter: Adapter
     checkpoint_sha256: str  # the adapter's digest after ``settings.checkpoint_step`` steps
     steps: int
-    final_loss: float
 
 
 class _LowRank(torch.nn.Module):
@@ -227,7 +226,6 @@ def finetune(
     optimizer = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(total, s.warmup))
     checkpoint = ""
-    loss = torch.zeros(())
     with torch_threads(s.threads):
         order: list[int] = []
         for step in _steps(steps, progress):
@@ -248,4 +246,4 @@ def finetune(
             scheduler.step()
             if step + 1 == s.checkpoint_step:
                 checkpoint = _snapshot(wrapped, s).digest()
-    return FinetuneResult(_snapshot(wrapped, s), checkpoint, steps, float(loss.item()))
+    return FinetuneResult(_snapshot(wrapped, s), checkpoint, steps)
