@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from models.encoder import load_pretrained, model_dir, torch_threads
+from models.encoder import load_pretrained, model_dir, pad_batch, token_state_sums, torch_threads
 from models.packing import pack, unpack
 from tumen.errors import TumenError
 
@@ -169,16 +169,6 @@ def _snapshot(wrapped: Mapping[str, _LowRank], s: FinetuneSettings) -> Adapter:
     )
 
 
-def _batch(rows: Sequence[Sequence[int]], order: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(rows[i]) for i in order)
-    ids = torch.zeros((len(order), width), dtype=torch.long)
-    mask = torch.zeros((len(order), width), dtype=torch.long)
-    for k, i in enumerate(order):
-        ids[k, : len(rows[i])] = torch.tensor(rows[i], dtype=torch.long)
-        mask[k, : len(rows[i])] = 1
-    return ids, mask
-
-
 def _schedule(total: int, warmup: float) -> Any:
     ramp = max(1.0, warmup * total)
     return lambda step: min(1.0, (step + 1) / ramp) * max(0.0, (total - step) / total)
@@ -232,11 +222,8 @@ def finetune(
             if step % per_epoch == 0:
                 order = torch.randperm(len(rows), generator=gen).tolist()
             chosen = order[(step % per_epoch) * s.batch_size :][: s.batch_size]
-            ids, mask = _batch(rows, chosen)
-            hidden = model(
-                input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
-            ).last_hidden_state
-            pooled = (hidden * mask.unsqueeze(-1).to(hidden.dtype)).sum(dim=1)
+            ids, mask = pad_batch([rows[i] for i in chosen])
+            pooled = token_state_sums(model, ids, mask)
             pooled = pooled / pooled.norm(dim=1, keepdim=True).clamp_min(1e-12)
             logits = temporary(pooled) * s.logit_scale
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[chosen])

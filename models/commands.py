@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from models.classifier import Document, EventModel
 from models.evaluation import evaluate
-from models.head import ArtifactError, Head
+from models.head import Head
 from models.training import FINETUNE, train
 
 __all__ = ["classify_jsonl", "evaluate_command", "format_table", "train_command"]
@@ -144,17 +144,16 @@ def train_command(
     and calibration are kept, so that only the head's layers are refitted.
     """
     source = Head.load(reuse) if reuse is not None else None
-    if source is not None and source.adapter is None:
-        raise ArtifactError(f"{reuse} holds no encoder adapter to reuse")
     settings = FINETUNE if finetune else None
     report = train(data_dir, out, seed, progress=True, finetuning=settings, reuse=source)
     sink = stream or sys.stdout
+    tuned = report.finetune_seconds
     sink.write(
         f"trained on {report.examples} examples in {report.seconds:.0f}s"
-        f"{f' (fine-tuning {report.finetune_seconds:.0f}s)' if settings else ''}; "
+        f"{'' if tuned is None else f' (fine-tuning {tuned:.0f}s)'}; "
         f"artifact {out} sha256 {report.artifact_sha256[:12]}\n"
         f"calibrated on {report.calibrated_on}: "
-        f"micro-F1 {report.oof_micro_f1:.3f}, ECE {report.oof_ece:.3f}\n"
+        f"micro-F1 {report.calibration_micro_f1:.3f}, ECE {report.calibration_ece:.3f}\n"
     )
-    for name, f1 in report.oof_f1.items():
+    for name, f1 in report.calibration_f1.items():
         sink.write(f"  {name:<24} f1 {f1:.3f}  threshold {report.thresholds[name]:.3f}\n")

@@ -16,6 +16,7 @@ import hashlib
 import os
 import struct
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ __all__ = [
     "load_pretrained",
     "model_dir",
     "normalize",
+    "pad_batch",
+    "token_state_sums",
     "torch_threads",
 ]
 
@@ -94,7 +97,10 @@ def load_pretrained(path: Path) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-_BACKBONES: dict[tuple[Path, str], _Backbone] = {}
+# A service loads one artifact; tests and `tumen train --finetune` load a few. The bound keeps a
+# long process that switches between adapters from holding every model it ever loaded.
+MAX_BACKBONES = 4
+_BACKBONES: OrderedDict[tuple[Path, str], _Backbone] = OrderedDict()
 _BACKBONES_LOCK = threading.Lock()
 
 
@@ -108,6 +114,9 @@ def _backbone(path: Path, adapter: Adapter | None) -> _Backbone:
                 adapter.merge_into(model)
             model.eval()
             _BACKBONES[key] = _Backbone(tokenizer=tokenizer, model=model, lock=threading.Lock())
+            while len(_BACKBONES) > MAX_BACKBONES:  # encoders still using one keep it alive
+                _BACKBONES.popitem(last=False)
+        _BACKBONES.move_to_end(key)
         return _BACKBONES[key]
 
 
@@ -183,19 +192,32 @@ class Encoder:
         return [list(row) for row in encoded["input_ids"]]
 
     def _embed(self, rows: list[list[int]]) -> Matrix:
-        width = max(len(row) for row in rows)
-        ids = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
-        hidden = self._backbone.model(
-            input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
-        ).last_hidden_state
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        summed = (hidden * weights).sum(dim=1)
+        ids, mask = pad_batch(rows)
+        summed = token_state_sums(self._backbone.model, ids, mask)
         result: Matrix = summed.numpy().astype(np.float32, copy=False)
         return result
+
+
+def pad_batch(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids padded with zeros to the longest row, and the attention mask."""
+    width = max(len(row) for row in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
+def token_state_sums(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum of the model's last hidden states over each row's unmasked tokens (mean pooling up to
+    scale); shared by inference and fine-tuning so the two pool alike."""
+    hidden = model(
+        input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
+    ).last_hidden_state
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    summed: torch.Tensor = (hidden * weights).sum(dim=1)
+    return summed
 
 
 def normalize(rows: Matrix) -> Matrix:

@@ -40,7 +40,7 @@ from models.calibration import (
 )
 from models.composition import example_embeddings
 from models.encoder import Encoder, encoder_fingerprint, torch_threads
-from models.head import Head, Layer, Lexical, ngrams
+from models.head import ArtifactError, Head, Layer, Lexical, ngrams
 from tumen.errors import TumenError
 from tumen.profile import Profile, load_profile
 
@@ -91,12 +91,12 @@ class TrainReport:
     data_sha256: str
     artifact_sha256: str
     thresholds: dict[str, float]
-    calibrated_on: str  # the examples the calibration and the figures below come from
-    oof_f1: dict[str, float]
-    oof_micro_f1: float
-    oof_ece: float
+    calibrated_on: str  # the held-out examples the calibration and the figures below come from
+    calibration_f1: dict[str, float]
+    calibration_micro_f1: float
+    calibration_ece: float
     seconds: float
-    finetune_seconds: float
+    finetune_seconds: float | None  # None unless an adapter was trained in this run
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -246,9 +246,9 @@ def train(
     y = np.array([[t in ex.labels for t in types] for ex in examples], dtype=bool)
     meta = _meta(data_hash(examples), seed, len(examples))
     adapter: Adapter | None = None
+    finetune_seconds: float | None = None
     if reuse is not None:
-        if reuse.types != types or "calibration" not in reuse.meta:
-            raise TrainingDataError("the reused artifact is for other types, or has no record")
+        _check_reusable(reuse, types)
         adapter, platt, thresholds = reuse.adapter, reuse.platt, reuse.thresholds
         meta.update({k: v for k, v in reuse.meta.items() if k in _REUSED_RECORD})
     elif finetuning is not None:
@@ -260,7 +260,7 @@ def train(
         meta["finetune"] = json.dumps(finetuning.as_meta(), sort_keys=True)
         meta["finetune_checkpoint"] = f"{finetuning.checkpoint_step}:{tuned.checkpoint_sha256}"
         meta["calibration"] = json.dumps(record, sort_keys=True)
-    finetune_seconds = time.perf_counter() - began
+        finetune_seconds = time.perf_counter() - began
     encoder = _train_encoder(adapter)
     x = example_embeddings(encoder, texts, progress=progress)
     if reuse is None and finetuning is None:
@@ -280,13 +280,23 @@ def train(
         artifact_sha256=head.save(artifact_out),
         thresholds={t: float(v) for t, v in zip(types, thresholds, strict=True)},
         calibrated_on=f"{record['on']}, {record['examples']} examples",
-        oof_f1=record["f1"],
-        oof_micro_f1=record["micro_f1"],
-        oof_ece=record["ece"],
+        calibration_f1=record["f1"],
+        calibration_micro_f1=record["micro_f1"],
+        calibration_ece=record["ece"],
         seconds=time.perf_counter() - began,
         finetune_seconds=finetune_seconds,
         settings=dict(SETTINGS),
     )
+
+
+def _check_reusable(reuse: Head, types: tuple[str, ...]) -> None:
+    """``reuse`` must be for ``types`` and carry an adapter with the record of how it was made."""
+    if reuse.types != types:
+        raise ArtifactError(f"the reused artifact is for other types: {list(reuse.types)}")
+    if reuse.adapter is None:
+        raise ArtifactError("the reused artifact holds no encoder adapter")
+    if "calibration" not in reuse.meta:
+        raise ArtifactError("the reused artifact has no record of its calibration")
 
 
 def _train_encoder(adapter: Adapter | None) -> Encoder:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +31,22 @@ SENTENCES = [
 ]
 
 
+@functools.cache
+def _layer_shapes() -> tuple[tuple[str, int, int], ...]:
+    """(module path, in, out) of every layer fine-tuning adapts; the encoder is loaded once."""
+    _, model = load_pretrained(model_dir())
+    wrapped = _attach(model, FinetuneSettings(rank=4, alpha=8.0), torch.Generator())
+    return tuple((n, w.base.in_features, w.base.out_features) for n, w in wrapped.items())
+
+
 def _random_adapter(seed: int) -> Adapter:
     rng = np.random.default_rng(seed)
-    _, model = load_pretrained(model_dir())
-    gen = torch.Generator().manual_seed(seed)
-    wrapped = _attach(model, FinetuneSettings(rank=4, alpha=8.0), gen)
     factors = {
         name: (
-            layer.a.detach().numpy().copy(),
-            (rng.standard_normal((layer.base.out_features, 4)) * 0.02).astype(np.float32),
+            (rng.uniform(-1, 1, (4, fan_in)) / np.sqrt(fan_in)).astype(np.float32),
+            (rng.standard_normal((fan_out, 4)) * 0.02).astype(np.float32),
         )
-        for name, layer in wrapped.items()
+        for name, fan_in, fan_out in _layer_shapes()
     }
     return Adapter(rank=4, alpha=8.0, factors=factors)
 

@@ -6,15 +6,18 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models.adapter import FinetuneSettings
+from models import commands
+from models.adapter import Adapter, FinetuneSettings
 from models.classifier import EventModel, default_artifact_path
 from models.head import ArtifactError, Head, Layer, Lexical
-from models.training import TrainingDataError, data_hash, load_examples, train
+from models.training import data_hash, load_examples, train
+from tumen.cli import main
 from tumen.profile import load_profile
 
 DATA = Path(__file__).resolve().parents[2] / "models" / "data"
@@ -77,29 +80,58 @@ def _subset(tmp_path: Path) -> Path:
     return out
 
 
-def test_training_twice_writes_identical_bytes(tmp_path: Path) -> None:
-    """Both stages, fine-tuning (one epoch here) and the head, on a subset of the data."""
+def test_training_twice_writes_identical_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both stages, fine-tuning (one epoch here) and the head, on a subset of the data; the first
+    run and the head-only refit go through the command line's --finetune and --reuse-adapter."""
     data = _subset(tmp_path)
     short = FinetuneSettings(epochs=1)
-    first = train(data, tmp_path / "a.json", seed=5, progress=False, finetuning=short)
+    monkeypatch.setattr(commands, "FINETUNE", short)
+    argv = ["train", "--data", str(data), "--seed", "5", "--output"]
+    assert main([*argv, str(tmp_path / "a.json"), "--finetune"]) == 0
     second = train(data, tmp_path / "b.json", seed=5, progress=False, finetuning=short)
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
-    assert first.artifact_sha256 == second.artifact_sha256
+    assert second.finetune_seconds is not None
     head = Head.load(tmp_path / "a.json")
     assert head.types == TYPES
     assert head.adapter is not None
     assert head.meta["adapter_sha256"] == head.adapter.digest()
     assert head.meta["seed"] == 5
-    assert head.meta["training_data_sha256"] == first.data_sha256
-    assert "train_gaps_" in first.calibrated_on
+    assert head.meta["training_data_sha256"] == second.data_sha256
+    assert "train_gaps_" in second.calibrated_on
     # Refitting the head on the adapter it was trained with gives the same artifact.
-    train(data, tmp_path / "c.json", seed=5, progress=False, reuse=head)
+    assert main([*argv, str(tmp_path / "c.json"), "--reuse-adapter", str(tmp_path / "a.json")]) == 0
     assert (tmp_path / "c.json").read_bytes() == (tmp_path / "a.json").read_bytes()
+    # A model loaded from it runs the adapted encoder, and says so in its version.
+    tuned = EventModel.load(artifact_path=tmp_path / "a.json")
+    shipped = EventModel.load(artifact_path=default_artifact_path())
+    assert tuned.encoder.adapter is not None
+    assert tuned.encoder.adapter.digest() == head.adapter.digest()
+    encoder_part = tuned.model_version.split("+")[0]
+    assert encoder_part != shipped.model_version.split("+")[0]
+    text = ["Artillery shells were loaded onto a ship at Rajin bound for Vladivostok."]
+    assert not np.array_equal(tuned.encoder.encode(text), shipped.encoder.encode(text))
 
 
-def test_reusing_an_artifact_without_a_training_record_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(TrainingDataError, match="no record"):
-        train(_subset(tmp_path), tmp_path / "x.json", progress=False, reuse=_head())
+def _tiny_adapter() -> Adapter:
+    return Adapter(rank=1, alpha=1.0, factors={"x": (np.ones((1, 2), np.float32),) * 2})
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        (_head(), "no encoder adapter"),
+        (replace(_head(), adapter=_tiny_adapter()), "no record"),
+        (
+            replace(_head(), adapter=_tiny_adapter(), types=TYPES[::-1], meta={"calibration": ""}),
+            "other types",
+        ),
+    ],
+)
+def test_an_artifact_unfit_for_reuse_is_refused(tmp_path: Path, head: Head, message: str) -> None:
+    with pytest.raises(ArtifactError, match=message):
+        train(_subset(tmp_path), tmp_path / "x.json", progress=False, reuse=head)
 
 
 def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> None:
