@@ -9,6 +9,9 @@ Two views of a passage each give one logit per event type, and the head averages
   "is capable of", "defected" vs "fled"); the n-grams keep them, and the average is measurably
   better than either view alone (see the training report).
 
+To that average the head adds the vote of the passage's nearest training examples
+(:mod:`models.neighbours`), which knows the look-alikes a linear model cannot keep apart.
+
 Per-type Platt scaling turns the averaged logit into a probability, and a per-type threshold on
 that probability decides. The artifact is one JSON file, the adapter included: matrices as base64
 of little-endian float32 (exact and compact), everything else as plain JSON with sorted keys and no
@@ -31,11 +34,13 @@ import numpy.typing as npt
 
 from models.adapter import Adapter
 from models.calibration import sigmoid
+from models.neighbours import Neighbours
 from models.packing import pack, unpack
 from tumen.errors import TumenError
 
 __all__ = [
     "ARTIFACT_FORMAT",
+    "READABLE_FORMATS",
     "ArtifactError",
     "Head",
     "Layer",
@@ -44,7 +49,8 @@ __all__ = [
     "ngrams",
 ]
 
-ARTIFACT_FORMAT = "tumen.head/1"
+ARTIFACT_FORMAT = "tumen.head/2"
+READABLE_FORMATS = ("tumen.head/1", ARTIFACT_FORMAT)  # /1 had no neighbour memory
 
 Matrix = npt.NDArray[np.float32]
 MetaValue = str | int | float | list[str]
@@ -128,14 +134,17 @@ class Head:
     thresholds: Matrix  # (types,), on calibrated probabilities
     meta: Mapping[str, MetaValue] = field(default_factory=dict)
     adapter: Adapter | None = None  # the encoder's fine-tuning; None: the pretrained encoder
+    neighbours: Neighbours | None = None  # the training examples' vote; None: no vote
 
     def logits(self, embeddings: npt.NDArray[np.floating[Any]], texts: Sequence[str]) -> Matrix:
-        """Raw scores: the semantic logit, averaged with the lexical one where there is one."""
+        """Raw scores: the semantic logit, averaged with the lexical one where there is one, plus
+        the neighbours' vote where there is one."""
         z = forward(self.layers, embeddings)
-        if self.lexical is None:
-            return z
-        blended: Matrix = ((z + self.lexical.logits(texts)) / 2).astype(np.float32)
-        return blended
+        if self.lexical is not None:
+            z = ((z + self.lexical.logits(texts)) / 2).astype(np.float32)
+        if self.neighbours is not None:
+            z = (z + self.neighbours.logits(embeddings)).astype(np.float32)
+        return z
 
     def probabilities(
         self, embeddings: npt.NDArray[np.floating[Any]], texts: Sequence[str]
@@ -156,6 +165,8 @@ class Head:
         }
         if self.adapter is not None:
             doc["adapter"] = self.adapter.to_doc()
+        if self.neighbours is not None:
+            doc["neighbours"] = self.neighbours.to_doc()
         return json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=True) + "\n"
 
     def save(self, path: Path) -> str:
@@ -169,9 +180,13 @@ class Head:
     def from_json(cls, text: str) -> Head:
         try:
             doc = json.loads(text)
-            if doc.get("format") != ARTIFACT_FORMAT:
+            if doc.get("format") not in READABLE_FORMATS:
                 raise ArtifactError(f"unknown artifact format {doc.get('format')!r}")
-            lexical, adapter = doc.get("lexical"), doc.get("adapter")
+            lexical, adapter, neighbours = (
+                doc.get("lexical"),
+                doc.get("adapter"),
+                doc.get("neighbours"),
+            )
             return cls(
                 types=tuple(doc["types"]),
                 layers=tuple(_layer(x) for x in doc["layers"]),
@@ -180,6 +195,7 @@ class Head:
                 thresholds=np.asarray(doc["thresholds"], dtype=np.float32),
                 meta=doc.get("meta", {}),
                 adapter=None if adapter is None else Adapter.from_doc(adapter),
+                neighbours=None if neighbours is None else Neighbours.from_doc(neighbours),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ArtifactError(f"malformed head artifact: {exc}") from exc

@@ -64,14 +64,9 @@ PLAIN_NEGATIVES = [
     "Rice prices in Pyongyang markets rose sharply in the spring, traders said.",
     "The weather in Wonsan was warm and sunny for most of the week.",
 ]
-# A known gap of the current model (also seen on the dev set): capability descriptions read as
-# tests. Non-strict, so a better model turns it into XPASS.
-_GAP = "training data lacks this kind of hard negative"
 HARD_NEGATIVES = [
-    pytest.param(
-        "The Hwasong-18 is a solid-fuel missile with an estimated range of 15,000 kilometres.",
-        marks=pytest.mark.xfail(reason=_GAP, strict=False),
-    ),
+    # A capability description: read as a test until the neighbour vote came in.
+    "The Hwasong-18 is a solid-fuel missile with an estimated range of 15,000 kilometres.",
     "The Workers' Party of Korea held a plenary meeting on agricultural policy.",
     *PLAIN_NEGATIVES,
     "Analysts say the relationship between the two countries has deep historical roots.",
