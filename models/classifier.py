@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.composition import passage_embeddings
-from models.encoder import Encoder
+from models.encoder import Encoder, torch_threads
 from models.extraction import Extractor
 from models.head import ArtifactError, Head
 from models.passages import Passage, PassageConfig, split_passages
@@ -155,7 +155,9 @@ class EventModel:
         split = [split_passages(d.text, d.title, self.passage_config) for d in docs]
         texts = [p.text for passages in split for p in passages]
         self.passages_total += len(texts)
-        probs = self.head.probabilities(passage_embeddings(self.encoder, split), texts)
+        embeddings = passage_embeddings(self.encoder, split)
+        with torch_threads(self.encoder.num_threads):  # the neighbour vote runs in torch too
+            probs = self.head.probabilities(embeddings, texts)
         out: list[Analysis] = []
         offset = 0
         for passages in split:

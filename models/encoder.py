@@ -16,6 +16,7 @@ import hashlib
 import os
 import struct
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -97,27 +98,32 @@ def load_pretrained(path: Path) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-# A service loads one artifact; tests and `tumen train --finetune` load a few. The bound keeps a
-# long process that switches between adapters from holding every model it ever loaded.
+# A service loads one artifact; tests and `tumen train --finetune` load a few. The last
+# MAX_BACKBONES used stay loaded; beyond that a model lives only while an encoder uses it, and
+# encoders asking for the same one share it.
 MAX_BACKBONES = 4
 _BACKBONES: OrderedDict[tuple[Path, str], _Backbone] = OrderedDict()
+_LIVE: weakref.WeakValueDictionary[tuple[Path, str], _Backbone] = weakref.WeakValueDictionary()
 _BACKBONES_LOCK = threading.Lock()
 
 
 def _backbone(path: Path, adapter: Adapter | None) -> _Backbone:
-    """One model per (files, adapter) and process; an adapter is merged into its own copy."""
+    """One model per (files, adapter) in use; an adapter is merged into its own copy."""
     key = (path, adapter.digest() if adapter is not None else "")
     with _BACKBONES_LOCK:
-        if key not in _BACKBONES:
+        found = _LIVE.get(key)
+        if found is None:
             tokenizer, model = load_pretrained(path)
             if adapter is not None:
                 adapter.merge_into(model)
             model.eval()
-            _BACKBONES[key] = _Backbone(tokenizer=tokenizer, model=model, lock=threading.Lock())
-            while len(_BACKBONES) > MAX_BACKBONES:  # encoders still using one keep it alive
-                _BACKBONES.popitem(last=False)
+            found = _Backbone(tokenizer=tokenizer, model=model, lock=threading.Lock())
+            _LIVE[key] = found
+        _BACKBONES[key] = found
         _BACKBONES.move_to_end(key)
-        return _BACKBONES[key]
+        while len(_BACKBONES) > MAX_BACKBONES:
+            _BACKBONES.popitem(last=False)
+        return found
 
 
 @contextmanager

@@ -12,10 +12,11 @@ Two views of a passage each give one logit per event type, and the head averages
 To that average the head adds the vote of the passage's nearest training examples
 (:mod:`models.neighbours`), which knows the look-alikes a linear model cannot keep apart.
 
-Per-type Platt scaling turns the averaged logit into a probability, and a per-type threshold on
-that probability decides. The artifact is one JSON file, the adapter included: matrices as base64
-of little-endian float32 (exact and compact), everything else as plain JSON with sorted keys and no
-timestamps, so the same training run always writes the same bytes.
+Per-type Platt scaling turns the averaged logit plus the vote into a probability, and a per-type
+threshold on that probability decides. The artifact is one JSON file, the adapter and the
+neighbour memory included: matrices as base64 of their little-endian bytes (float32, exact; the
+memory's int8 vectors and bit-packed labels, see :mod:`models.packing`), everything else as plain
+JSON with sorted keys and no timestamps, so the same training run always writes the same bytes.
 """
 
 from __future__ import annotations
@@ -136,6 +137,14 @@ class Head:
     adapter: Adapter | None = None  # the encoder's fine-tuning; None: the pretrained encoder
     neighbours: Neighbours | None = None  # the training examples' vote; None: no vote
 
+    def __post_init__(self) -> None:
+        memory, width = self.neighbours, len(self.layers[0].weight) if self.layers else 0
+        if memory is not None and (memory.types != len(self.types) or memory.dimension != width):
+            raise ArtifactError(
+                f"the neighbour memory ({memory.dimension} dimensions, {memory.types} types) "
+                f"does not fit the head ({width}, {len(self.types)})"
+            )
+
     def logits(self, embeddings: npt.NDArray[np.floating[Any]], texts: Sequence[str]) -> Matrix:
         """Raw scores: the semantic logit, averaged with the lexical one where there is one, plus
         the neighbours' vote where there is one."""
@@ -197,7 +206,7 @@ class Head:
                 adapter=None if adapter is None else Adapter.from_doc(adapter),
                 neighbours=None if neighbours is None else Neighbours.from_doc(neighbours),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
             raise ArtifactError(f"malformed head artifact: {exc}") from exc
 
     @classmethod

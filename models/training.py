@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,11 @@ class TrainReport:
     seconds: float
     finetune_seconds: float | None  # None unless an adapter was trained in this run
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+def default_data_dir() -> Path:
+    """The training data shipped in the package (``models/data``)."""
+    return Path(str(resources.files("models") / "data"))
 
 
 def load_examples(data_dir: Path, types: Sequence[str]) -> list[Example]:
@@ -261,7 +267,7 @@ def train(
     adapter: Adapter | None = None
     finetune_seconds: float | None = None
     if reuse is not None:
-        _check_reusable(reuse, types)
+        _check_reusable(reuse, types, str(meta["training_data_sha256"]))
         adapter, platt, thresholds = reuse.adapter, reuse.platt, reuse.thresholds
         meta.update({k: v for k, v in reuse.meta.items() if k in _REUSED_RECORD})
     elif finetuning is not None:
@@ -302,8 +308,9 @@ def train(
     )
 
 
-def _check_reusable(reuse: Head, types: tuple[str, ...]) -> None:
-    """``reuse`` must be for ``types`` and carry an adapter with the record of how it was made."""
+def _check_reusable(reuse: Head, types: tuple[str, ...], data_sha256: str) -> None:
+    """``reuse`` must be for ``types``, carry an adapter with the record of how it was made, and
+    have been calibrated for the same head settings and data (the calibration is carried over)."""
     if reuse.types != types:
         raise ArtifactError(f"the reused artifact is for other types: {list(reuse.types)}")
     if reuse.adapter is None:
@@ -312,6 +319,8 @@ def _check_reusable(reuse: Head, types: tuple[str, ...]) -> None:
         raise ArtifactError("the reused artifact has no record of its calibration")
     if reuse.meta.get("settings") != json.dumps(SETTINGS, sort_keys=True):
         raise ArtifactError("the reused artifact's calibration was fitted for other head settings")
+    if reuse.meta.get("training_data_sha256") != data_sha256:
+        raise ArtifactError("the reused artifact was trained on other data")
 
 
 def _train_encoder(adapter: Adapter | None) -> Encoder:

@@ -10,7 +10,6 @@ import argparse
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from importlib import resources
 from pathlib import Path
 from typing import TextIO, cast
 
@@ -78,9 +77,9 @@ def _evaluate(args: argparse.Namespace, rt: Runtime) -> int:
 def _train(args: argparse.Namespace, rt: Runtime) -> int:
     from models.classifier import default_artifact_path
     from models.commands import train_command
+    from models.training import default_data_dir
 
-    default = Path(str(resources.files("models") / "data"))
-    data = Path(args.data) if args.data else default
+    data = Path(args.data) if args.data else default_data_dir()
     out = Path(args.output) if args.output else default_artifact_path()
     reuse = Path(args.reuse_adapter) if args.reuse_adapter else None
     train_command(data, out, args.seed, finetune=args.finetune, reuse=reuse)

@@ -6,8 +6,10 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +18,10 @@ from models import commands
 from models.adapter import Adapter, FinetuneSettings
 from models.classifier import EventModel, default_artifact_path
 from models.head import ArtifactError, Head, Layer, Lexical
-from models.training import data_hash, load_examples, train
+from models.neighbour_grid import grid_scores
+from models.neighbours import Neighbours, NeighbourSettings
+from models.packing import pack, pack_bits, pack_int8
+from models.training import SETTINGS, data_hash, load_examples, train
 from tumen.cli import main
 from tumen.profile import load_profile
 
@@ -68,6 +73,52 @@ def test_lexical_sparse_logits_equal_dense_features() -> None:
 def test_malformed_artifacts_raise_artifact_error(text: str) -> None:
     with pytest.raises(ArtifactError):
         Head.from_json(text)
+
+
+def _with_memory() -> dict[str, Any]:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((10, 384)).astype(np.float32)
+    memory = Neighbours.build(x, rng.random((10, len(TYPES))) < 0.5, NeighbourSettings(k=3))
+    doc: dict[str, Any] = json.loads(replace(_head(), neighbours=memory).to_json())
+    return doc
+
+
+def test_a_head_with_a_neighbour_memory_round_trips() -> None:
+    text = json.dumps(_with_memory())
+    head = Head.from_json(text)
+    assert head.neighbours is not None and head.neighbours.settings.k == 3
+    assert head.to_json() == Head.from_json(head.to_json()).to_json()
+
+
+def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def spoil(memory: dict[str, Any]) -> None:
+        target = memory["settings"] if key in NeighbourSettings().as_doc() else memory
+        target[key] = value
+
+    return spoil
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        _set("temperature", 0.0),
+        _set("floor", 0.6),
+        _set("k", 0),
+        _set("k", 1e400),  # JSON Infinity: int() overflows
+        _set("k", 11),  # more neighbours than examples
+        _set("scales", pack(np.full(10, np.nan, np.float32))),
+        _set("vectors", pack_int8(np.zeros((10, 100), np.int8))),  # not the encoder's width
+        _set("labels", pack_bits(np.zeros((10, 3), bool))),  # not the profile's types
+        _set("labels", {"shape": [10, 8], "bits": "AAAA"}),  # too few bytes for the shape
+    ],
+)
+def test_a_malformed_neighbour_memory_raises_artifact_error(
+    spoil: Callable[[dict[str, Any]], None],
+) -> None:
+    doc = _with_memory()
+    spoil(doc["neighbours"])
+    with pytest.raises(ArtifactError):
+        Head.from_json(json.dumps(doc))
 
 
 def _subset(tmp_path: Path) -> Path:
@@ -127,11 +178,40 @@ def _tiny_adapter() -> Adapter:
             replace(_head(), adapter=_tiny_adapter(), types=TYPES[::-1], meta={"calibration": ""}),
             "other types",
         ),
+        (
+            replace(_head(), adapter=_tiny_adapter(), meta={"calibration": "", "settings": "{}"}),
+            "other head settings",
+        ),
+        (
+            replace(
+                _head(),
+                adapter=_tiny_adapter(),
+                meta={
+                    "calibration": "",
+                    "settings": json.dumps(SETTINGS, sort_keys=True),
+                    "training_data_sha256": "0" * 64,
+                },
+            ),
+            "other data",
+        ),
     ],
 )
 def test_an_artifact_unfit_for_reuse_is_refused(tmp_path: Path, head: Head, message: str) -> None:
     with pytest.raises(ArtifactError, match=message):
         train(_subset(tmp_path), tmp_path / "x.json", progress=False, reuse=head)
+
+
+def test_the_settings_grid_scores_what_training_calibrates(tmp_path: Path) -> None:
+    """The grid's out-of-fold micro-F1 for the shipped settings is the one `tumen train` reports."""
+    data = _subset(tmp_path)
+    shipped = NeighbourSettings(**SETTINGS["neighbours"])
+    grid = {"k": (shipped.k,), "temperature": (shipped.temperature, 1.0), "weight": (0.0, 0.5)}
+    scored = grid_scores(data, seed=5, grid=grid)
+    assert len(scored) == 4
+    assert [m for m, _ in scored] == sorted((m for m, _ in scored), reverse=True)
+    by_settings = {s: m for m, s in scored}
+    report = train(data, tmp_path / "h.json", seed=5, progress=False)
+    assert round(by_settings[shipped], 4) == report.calibration_micro_f1
 
 
 def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> None:
@@ -146,7 +226,7 @@ def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> 
 @pytest.mark.slow
 def test_tumen_train_reproduces_the_committed_artifact(tmp_path: Path) -> None:
     """`tumen train` on the committed data and seed writes the committed artifact, byte for byte,
-    so a model loaded from it has the shipped model_version (about 3 minutes on 2 cores)."""
+    so a model loaded from it has the shipped model_version (about 4 minutes on 2 cores)."""
     out = tmp_path / "head.json"
     done = subprocess.run(
         [sys.executable, "-m", "tumen.cli", "train", "--output", str(out)],

@@ -48,6 +48,14 @@ def test_votes_are_softmax_weighted_shares_of_the_k_nearest() -> None:
     assert np.allclose(_votes(query, k=3, temperature=1e4), [[2 / 3, 2 / 3]], atol=1e-3)
 
 
+def test_an_empty_passage_gets_a_neutral_vote() -> None:
+    memory = Neighbours.build(MEMORY, LABELS, NeighbourSettings(k=2))
+    votes = memory.votes(np.vstack([np.zeros((1, 2), np.float32), _unit(0.0)]))
+    assert np.array_equal(votes[0], [0.5, 0.5])
+    assert np.array_equal(memory.logits(np.zeros((1, 2), np.float32)), [[0.0, 0.0]])
+    assert votes[1, 0] > 0.9  # the other row is voted on as usual
+
+
 def test_logits_are_the_weighted_logit_of_the_clipped_vote() -> None:
     settings = NeighbourSettings(k=1, temperature=1.0, weight=0.5, floor=0.02)
     memory = Neighbours.build(MEMORY, LABELS, settings)
