@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from models.adapter import Adapter
 from models.calibration import sigmoid
+from models.encoder import DIMENSION
 from models.neighbours import Neighbours
 from models.packing import pack, unpack
 from tumen.errors import TumenError
@@ -138,11 +139,11 @@ class Head:
     neighbours: Neighbours | None = None  # the training examples' vote; None: no vote
 
     def __post_init__(self) -> None:
-        memory, width = self.neighbours, len(self.layers[0].weight) if self.layers else 0
-        if memory is not None and (memory.types != len(self.types) or memory.dimension != width):
+        memory = self.neighbours
+        if memory is not None and (memory.types, memory.dimension) != (len(self.types), DIMENSION):
             raise ArtifactError(
                 f"the neighbour memory ({memory.dimension} dimensions, {memory.types} types) "
-                f"does not fit the head ({width}, {len(self.types)})"
+                f"does not fit the encoder and head ({DIMENSION}, {len(self.types)})"
             )
 
     def logits(self, embeddings: npt.NDArray[np.floating[Any]], texts: Sequence[str]) -> Matrix:
@@ -206,7 +207,14 @@ class Head:
                 adapter=None if adapter is None else Adapter.from_doc(adapter),
                 neighbours=None if neighbours is None else Neighbours.from_doc(neighbours),
             )
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
             raise ArtifactError(f"malformed head artifact: {exc}") from exc
 
     @classmethod

@@ -23,7 +23,7 @@ import numpy as np
 from models.calibration import kfold_indices
 from models.composition import example_embeddings
 from models.encoder import torch_threads
-from models.neighbours import NeighbourSettings, vote, vote_logit
+from models.neighbours import NeighbourSettings, vote_logit
 from models.training import (
     FOLDS,
     TRAIN_THREADS,
@@ -70,10 +70,9 @@ def grid_scores(
         assert memory is not None  # _fit always builds one
         with torch_threads(TRAIN_THREADS):
             linear[fold] = replace(head, neighbours=None).logits(x[fold], [texts[i] for i in fold])
-            sims = memory.similarities(x[fold])
-            for k, temperature in pairs:
-                share = vote(sims, memory.label_matrix, int(k), temperature)
-                shares[(k, temperature)][fold] = share.numpy()
+            votes = memory.votes_for(x[fold], [(int(k), t) for k, t in pairs])
+        for pair, share in zip(pairs, votes, strict=True):
+            shares[pair][fold] = share
     scored: list[tuple[float, NeighbourSettings]] = []
     for (k, temperature), weight in itertools.product(pairs, g["weight"]):
         settings = NeighbourSettings(k=int(k), temperature=temperature, weight=weight)

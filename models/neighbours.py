@@ -16,8 +16,7 @@ the out-of-fold calibration sees exactly what inference computes.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,10 +26,13 @@ import torch
 
 from models.packing import pack, pack_bits, pack_int8, unpack, unpack_bits, unpack_int8
 
-__all__ = ["NeighbourSettings", "Neighbours", "vote", "vote_logit"]
+__all__ = ["NeighbourSettings", "Neighbours", "vote_logit"]
 
 Matrix = npt.NDArray[np.float32]
 CHUNK = 1024  # query rows per similarity block: bounds memory at CHUNK x examples floats
+
+
+_RANGES = (("temperature", 1e-3, 10.0), ("weight", 0.0, 100.0), ("floor", 1e-6, 0.49))
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,19 @@ class NeighbourSettings:
     floor: float = 0.02  # votes are clipped to [floor, 1 - floor] before the logit
 
     def __post_init__(self) -> None:
-        if self.k < 1 or not self.temperature > 0 or not 0 < self.floor < 0.5:
-            raise ValueError(f"neighbour settings out of range: {self}")
-        if not math.isfinite(self.weight) or not math.isfinite(self.temperature):
-            raise ValueError(f"neighbour settings out of range: {self}")
+        # Bounds that keep every vote and logit finite in float32, well beyond any useful value.
+        if type(self.k) is not int or self.k < 1:
+            raise ValueError(f"neighbour setting k={self.k!r} is not a positive integer")
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if type(value) not in (int, float) or not low <= value <= high:
+                raise ValueError(f"neighbour setting {name}={value!r} is outside [{low}, {high}]")
 
     def as_doc(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def vote(sims: torch.Tensor, labels: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
+def _vote(sims: torch.Tensor, labels: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
     """Per query row of ``sims`` (queries x examples) and type of ``labels`` (examples x types),
     the softmax-weighted share of the ``k`` most similar examples that carry the type."""
     top, index = torch.topk(sims, k, dim=1)
@@ -82,9 +87,11 @@ class Neighbours:
             raise ValueError("neighbour labels do not match the vectors")
         if self.settings.k > len(self.vectors):
             raise ValueError(f"k={self.settings.k} neighbours from {len(self.vectors)} examples")
-        if not np.all(np.isfinite(self.scales)):
-            raise ValueError("neighbour scales are not all finite")
-        memory = self.vectors.astype(np.float32) * self.scales[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            memory = self.vectors.astype(np.float32) * self.scales[:, None]
+            norms = np.linalg.norm(memory, axis=1)
+        if not np.all(norms <= 1.01):  # NaN fails too
+            raise ValueError("neighbour vectors are not embeddings of at most unit length")
         object.__setattr__(self, "_memory", torch.from_numpy(np.ascontiguousarray(memory)))
         object.__setattr__(self, "_labels", torch.from_numpy(self.labels.astype(np.float32)))
 
@@ -114,26 +121,25 @@ class Neighbours:
 
         A zero row (an empty passage) is like nothing in particular: it gets 0.5, a neutral vote.
         """
-        s = self.settings
-        out = np.full((len(embeddings), self.types), 0.5, dtype=np.float32)
+        return self.votes_for(embeddings, [(self.settings.k, self.settings.temperature)])[0]
+
+    def votes_for(
+        self, embeddings: npt.NDArray[np.floating[Any]], pairs: Sequence[tuple[int, float]]
+    ) -> list[Matrix]:
+        """:meth:`votes` for each ``(k, temperature)`` of ``pairs``, similarities computed once
+        (the settings grid uses it; the arithmetic is the same as for one pair)."""
+        outs = [np.full((len(embeddings), self.types), 0.5, dtype=np.float32) for _ in pairs]
         with torch.inference_mode():
             for start in range(0, len(embeddings), CHUNK):
-                sims = self.similarities(embeddings[start : start + CHUNK])
-                share = vote(sims, self._labels, s.k, s.temperature)
-                out[start : start + len(share)] = share.numpy()
+                rows = np.ascontiguousarray(embeddings[start : start + CHUNK], dtype=np.float32)
+                sims = torch.from_numpy(rows) @ self._memory.T
+                for out, (k, temperature) in zip(outs, pairs, strict=True):
+                    share = _vote(sims, self._labels, k, temperature)
+                    out[start : start + len(share)] = share.numpy()
         blank = ~np.any(np.asarray(embeddings) != 0, axis=1)
-        out[blank] = 0.5
-        return out
-
-    def similarities(self, embeddings: npt.NDArray[np.floating[Any]]) -> torch.Tensor:
-        """Dot products of ``embeddings`` with every example (cosines, up to quantisation)."""
-        queries = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
-        return queries @ self._memory.T
-
-    @property
-    def label_matrix(self) -> torch.Tensor:
-        """The labels as a float tensor, as :func:`vote` takes them."""
-        return self._labels
+        for out in outs:
+            out[blank] = 0.5
+        return outs
 
     def logits(self, embeddings: npt.NDArray[np.floating[Any]]) -> Matrix:
         return vote_logit(self.votes(embeddings), self.settings)
@@ -149,12 +155,9 @@ class Neighbours:
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Neighbours:
         raw = doc["settings"]
-        settings = NeighbourSettings(
-            k=int(raw["k"]),
-            temperature=float(raw["temperature"]),
-            weight=float(raw["weight"]),
-            floor=float(raw["floor"]),
-        )  # explicit conversions: a JSON string or list here is an error, not a setting
+        settings = NeighbourSettings(  # types and ranges are checked there
+            k=raw["k"], temperature=raw["temperature"], weight=raw["weight"], floor=raw["floor"]
+        )
         return cls(
             unpack_int8(doc["vectors"]), unpack(doc["scales"]), unpack_bits(doc["labels"]), settings
         )

@@ -45,7 +45,7 @@ def test_votes_are_softmax_weighted_shares_of_the_k_nearest() -> None:
         expected = [w[0] + w[1], w[1] + w[2]]
         assert np.allclose(memory.votes(query), [expected], atol=1e-5), temperature
     # A hot softmax is a plain mean of the k labels; example 3 (far away) never votes.
-    assert np.allclose(_votes(query, k=3, temperature=1e4), [[2 / 3, 2 / 3]], atol=1e-3)
+    assert np.allclose(_votes(query, k=3, temperature=10.0), [[2 / 3, 2 / 3]], atol=1e-3)
 
 
 def test_an_empty_passage_gets_a_neutral_vote() -> None:
