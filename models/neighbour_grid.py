@@ -20,19 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calibration import kfold_indices
 from models.composition import example_embeddings
 from models.encoder import torch_threads
 from models.neighbours import NeighbourSettings, vote_logit
 from models.training import (
-    FOLDS,
     TRAIN_THREADS,
-    _calibrate,
-    _f1,
-    _fit,
-    _train_encoder,
+    calibrate,
     default_data_dir,
+    f1_scores,
+    fold_heads,
+    head_logits,
     load_examples,
+    train_encoder,
 )
 from tumen.profile import load_profile
 
@@ -58,28 +57,24 @@ def grid_scores(
     examples = load_examples(data_dir, types)
     texts = [ex.text for ex in examples]
     y = np.array([[t in ex.labels for t in types] for ex in examples], dtype=bool)
-    x = example_embeddings(_train_encoder(None), texts, progress=progress)
+    x = example_embeddings(train_encoder(None), texts, progress=progress)
     linear = np.zeros(y.shape, dtype=np.float32)
     pairs = list(itertools.product(g["k"], g["temperature"]))
     shares = {pair: np.zeros(y.shape, dtype=np.float32) for pair in pairs}
-    for fold in kfold_indices(len(x), FOLDS, seed):
-        keep = np.ones(len(x), dtype=bool)
-        keep[fold] = False
-        head = _fit(x[keep], [t for t, k in zip(texts, keep, strict=True) if k], y[keep], types)
+    for fold, head in fold_heads(x, texts, y, types, seed, progress):
         memory = head.neighbours
         assert memory is not None  # _fit always builds one
+        fold_texts = [texts[i] for i in fold]
+        linear[fold] = head_logits(replace(head, neighbours=None), x[fold], fold_texts)
         with torch_threads(TRAIN_THREADS):
-            linear[fold] = replace(head, neighbours=None).logits(x[fold], [texts[i] for i in fold])
             votes = memory.votes_for(x[fold], [(int(k), t) for k, t in pairs])
         for pair, share in zip(pairs, votes, strict=True):
             shares[pair][fold] = share
     scored: list[tuple[float, NeighbourSettings]] = []
     for (k, temperature), weight in itertools.product(pairs, g["weight"]):
         settings = NeighbourSettings(k=int(k), temperature=temperature, weight=weight)
-        _, thresholds, probs = _calibrate(
-            linear + vote_logit(shares[(k, temperature)], settings), y
-        )
-        scored.append((_f1(probs >= thresholds, y)[1], settings))
+        _, thresholds, probs = calibrate(linear + vote_logit(shares[(k, temperature)], settings), y)
+        scored.append((f1_scores(probs >= thresholds, y)[1], settings))
     return sorted(scored, key=lambda item: -item[0])
 
 

@@ -23,7 +23,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -55,12 +55,18 @@ __all__ = [
     "Example",
     "TrainReport",
     "TrainingDataError",
+    "calibrate",
     "calibration_split",
     "data_hash",
+    "default_data_dir",
+    "f1_scores",
     "fit_lexical",
     "fit_logreg",
+    "fold_heads",
+    "head_logits",
     "load_examples",
     "train",
+    "train_encoder",
 ]
 
 TRAIN_THREADS = 1  # float reduction order must not depend on the machine's core count
@@ -207,21 +213,36 @@ def _fit(x: FloatMatrix, texts: Sequence[str], y: BoolMatrix, types: tuple[str, 
     )
 
 
+def fold_heads(
+    x: FloatMatrix, texts: list[str], y: BoolMatrix, types: tuple[str, ...], seed: int, bar: bool
+) -> Iterator[tuple[npt.NDArray[np.int64], Head]]:
+    """Each fold of the k-fold split, with a head fitted on the other folds."""
+    for fold in _progress(kfold_indices(len(x), FOLDS, seed), bar, "cross-validation"):
+        keep = np.ones(len(x), dtype=bool)
+        keep[fold] = False
+        yield (
+            fold,
+            _fit(x[keep], [t for t, k in zip(texts, keep, strict=True) if k], y[keep], types),
+        )
+
+
+def head_logits(head: Head, x: FloatMatrix, texts: Sequence[str]) -> FloatMatrix:
+    """``head.logits`` on the training thread count (the neighbour vote runs in torch)."""
+    with torch_threads(TRAIN_THREADS):
+        return head.logits(x, texts)
+
+
 def _out_of_fold(
     x: FloatMatrix, texts: list[str], y: BoolMatrix, types: tuple[str, ...], seed: int, bar: bool
 ) -> FloatMatrix:
     """Logits of every example from a head that did not see it (k-fold)."""
     oof = np.zeros(y.shape, dtype=np.float32)
-    for fold in _progress(kfold_indices(len(x), FOLDS, seed), bar, "cross-validation"):
-        keep = np.ones(len(x), dtype=bool)
-        keep[fold] = False
-        head = _fit(x[keep], [t for t, k in zip(texts, keep, strict=True) if k], y[keep], types)
-        with torch_threads(TRAIN_THREADS):  # the neighbour vote runs in torch
-            oof[fold] = head.logits(x[fold], [texts[i] for i in fold])
+    for fold, head in fold_heads(x, texts, y, types, seed, bar):
+        oof[fold] = head_logits(head, x[fold], [texts[i] for i in fold])
     return oof
 
 
-def _calibrate(
+def calibrate(
     oof: FloatMatrix, y: BoolMatrix
 ) -> tuple[FloatMatrix, FloatMatrix, npt.NDArray[np.float64]]:
     """Per-type Platt parameters, F1-optimal thresholds, and the out-of-fold probabilities."""
@@ -231,7 +252,7 @@ def _calibrate(
     return platt.astype(np.float32), thresholds.astype(np.float32), probs
 
 
-def _f1(pred: BoolMatrix, gold: BoolMatrix) -> tuple[list[float], float]:
+def f1_scores(pred: BoolMatrix, gold: BoolMatrix) -> tuple[list[float], float]:
     tp = (pred & gold).sum(axis=0)
     wrong = (pred ^ gold).sum(axis=0)
     per_type = [
@@ -267,7 +288,7 @@ def train(
     adapter: Adapter | None = None
     finetune_seconds: float | None = None
     if reuse is not None:
-        _check_reusable(reuse, types, str(meta["training_data_sha256"]))
+        _check_reusable(reuse, types, meta)
         adapter, platt, thresholds = reuse.adapter, reuse.platt, reuse.thresholds
         meta.update({k: v for k, v in reuse.meta.items() if k in _REUSED_RECORD})
     elif finetuning is not None:
@@ -280,11 +301,11 @@ def train(
         meta["finetune_checkpoint"] = f"{finetuning.checkpoint_step}:{tuned.checkpoint_sha256}"
         meta["calibration"] = json.dumps(record, sort_keys=True)
         finetune_seconds = time.perf_counter() - began
-    encoder = _train_encoder(adapter)
+    encoder = train_encoder(adapter)
     x = example_embeddings(encoder, texts, progress=progress)
     if reuse is None and finetuning is None:
         oof = _out_of_fold(x, texts, y, types, seed, progress)
-        platt, thresholds, probs = _calibrate(oof, y)
+        platt, thresholds, probs = calibrate(oof, y)
         meta["calibration"] = json.dumps(_record(probs, thresholds, y, types, "5-fold head"))
     meta["encoder_sha256"] = encoder_fingerprint(encoder.path)
     if adapter is not None:
@@ -308,7 +329,7 @@ def train(
     )
 
 
-def _check_reusable(reuse: Head, types: tuple[str, ...], data_sha256: str) -> None:
+def _check_reusable(reuse: Head, types: tuple[str, ...], meta: dict[str, Any]) -> None:
     """``reuse`` must be for ``types``, carry an adapter with the record of how it was made, and
     have been calibrated for the same head settings and data (the calibration is carried over)."""
     if reuse.types != types:
@@ -317,13 +338,13 @@ def _check_reusable(reuse: Head, types: tuple[str, ...], data_sha256: str) -> No
         raise ArtifactError("the reused artifact holds no encoder adapter")
     if "calibration" not in reuse.meta:
         raise ArtifactError("the reused artifact has no record of its calibration")
-    if reuse.meta.get("settings") != json.dumps(SETTINGS, sort_keys=True):
+    if reuse.meta.get("settings") != meta["settings"]:
         raise ArtifactError("the reused artifact's calibration was fitted for other head settings")
-    if reuse.meta.get("training_data_sha256") != data_sha256:
+    if reuse.meta.get("training_data_sha256") != meta["training_data_sha256"]:
         raise ArtifactError("the reused artifact was trained on other data")
 
 
-def _train_encoder(adapter: Adapter | None) -> Encoder:
+def train_encoder(adapter: Adapter | None) -> Encoder:
     return Encoder(num_threads=TRAIN_THREADS, batch_size=TRAIN_BATCH, adapter=adapter)
 
 
@@ -347,13 +368,11 @@ def _held_out_calibration(
     kept_texts = [t for t, k in zip(texts, keep, strict=True) if k]
     held_texts = [texts[i] for i in held]
     tuned = finetune(kept_texts, y[keep], settings=settings, seed=seed, progress=progress)
-    encoder = _train_encoder(tuned.adapter)
+    encoder = train_encoder(tuned.adapter)
     head = _fit(example_embeddings(encoder, kept_texts, progress=progress), kept_texts, y[keep],
                 types)  # fmt: skip
-    held_x = example_embeddings(encoder, held_texts)
-    with torch_threads(TRAIN_THREADS):
-        logits = head.logits(held_x, held_texts)
-    platt, thresholds, probs = _calibrate(logits, y[held])
+    logits = head_logits(head, example_embeddings(encoder, held_texts), held_texts)
+    platt, thresholds, probs = calibrate(logits, y[held])
     record = _record(probs, thresholds, y[held], types, how)
     record["finetune_checkpoint"] = f"{settings.checkpoint_step}:{tuned.checkpoint_sha256}"
     return platt, thresholds, record
@@ -388,7 +407,7 @@ def _record(
     how: str,
 ) -> dict[str, Any]:
     """What the calibration was fitted on, and how well the model did there."""
-    per_type, micro = _f1(probs >= thresholds, y)
+    per_type, micro = f1_scores(probs >= thresholds, y)
     return {
         "on": how,
         "examples": len(y),
