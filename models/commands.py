@@ -20,6 +20,7 @@ from models.training import FINETUNE, train
 
 __all__ = ["classify_jsonl", "evaluate_command", "format_table", "train_command"]
 
+SHIPPED_ARTIFACT_BYTES = 5 * 2**20  # the committed default model must stay this small
 BATCH = 32  # documents per encoder pass: big enough to batch, small enough to stream
 
 
@@ -157,3 +158,10 @@ def train_command(
     )
     for name, f1 in report.calibration_f1.items():
         sink.write(f"  {name:<24} f1 {f1:.3f}  threshold {report.thresholds[name]:.3f}\n")
+    size = out.stat().st_size
+    if size > SHIPPED_ARTIFACT_BYTES:
+        sink.write(
+            f"warning: the artifact is {size / 2**20:.1f} MiB, over the "
+            f"{SHIPPED_ARTIFACT_BYTES / 2**20:.1f} MiB that may be shipped in the package; "
+            "it works, but do not commit it as the default model\n"
+        )

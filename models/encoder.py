@@ -126,17 +126,29 @@ def _backbone(path: Path, adapter: Adapter | None) -> _Backbone:
         return found
 
 
+# Part of torch's thread setting is process-wide (MKL's count, the count new threads start with):
+# whoever sets it holds this lock until they restore it, so two threads cannot run torch work on
+# each other's count (re-entrant for nested use). Taken before any other lock here, so the order
+# is always the same.
+_THREADS_LOCK = threading.RLock()
+
+
 @contextmanager
 def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on ``count`` threads, restoring the previous setting after."""
-    previous = torch.get_num_threads()
-    if previous != count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
+    """Run torch on ``count`` threads, restoring the previous setting after.
+
+    Holds a process-wide lock for the duration: torch work in other threads that also goes
+    through here waits instead of running on this count.
+    """
+    with _THREADS_LOCK:
+        previous = torch.get_num_threads()
+        if previous != count:
+            torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            if torch.get_num_threads() != previous:
+                torch.set_num_threads(previous)
 
 
 class Encoder:
@@ -181,7 +193,7 @@ class Encoder:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
-        with self._backbone.lock, torch_threads(self.num_threads), torch.inference_mode():
+        with torch_threads(self.num_threads), self._backbone.lock, torch.inference_mode():
             ids = self._tokenize(texts)
             order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
             batches = [

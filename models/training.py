@@ -163,12 +163,16 @@ def data_hash(examples: Sequence[Example]) -> str:
     return digest.hexdigest()
 
 
-def fit_logreg(x: FloatMatrix, y: BoolMatrix, *, l2: float) -> Layer:
+def fit_logreg(x: FloatMatrix | torch.Tensor, y: BoolMatrix, *, l2: float) -> Layer:
     """One-vs-rest logistic regression: mean BCE + ``l2`` * |W|^2, all types at once by L-BFGS.
 
-    Convex, full-batch and single-threaded: the optimum and every bit of the path are fixed.
+    ``x`` is dense (numpy) or a sparse COO tensor. Convex, full-batch and single-threaded: the
+    optimum and every bit of the path are fixed.
     """
-    features = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if isinstance(x, torch.Tensor):
+        features = x
+    else:
+        features = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     targets = torch.from_numpy(y.astype(np.float32))
     weight = torch.zeros((x.shape[1], y.shape[1]), requires_grad=True)
     bias = torch.zeros(y.shape[1], requires_grad=True)
@@ -176,7 +180,7 @@ def fit_logreg(x: FloatMatrix, y: BoolMatrix, *, l2: float) -> Layer:
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        logits = features @ weight + bias
+        logits = torch.mm(features, weight) + bias
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
         loss = loss + l2 * (weight**2).sum()
         loss.backward()  # type: ignore[no-untyped-call]

@@ -30,5 +30,5 @@ export TUMEN_TEST_DATABASE_URL="$(bash deploy/postgres/run-local url | tail -n 1
 status=0
 echo "== ruff";  .venv/bin/ruff check . && .venv/bin/ruff format --check . || status=1
 echo "== mypy";  .venv/bin/mypy || status=1
-echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider "$@" || status=1
+echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider --durations=15 "$@" || status=1
 exit $status

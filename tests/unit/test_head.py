@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models import commands
+from models import commands, neighbours
 from models.adapter import Adapter, FinetuneSettings
 from models.classifier import EventModel, default_artifact_path
+from models.commands import SHIPPED_ARTIFACT_BYTES
 from models.head import ArtifactError, Head, Layer, Lexical
 from models.neighbour_grid import grid_scores
 from models.neighbours import Neighbours, NeighbourSettings
@@ -62,7 +63,7 @@ def test_lexical_sparse_logits_equal_dense_features() -> None:
     lexical = _head().lexical
     assert lexical is not None
     texts = ["Shells to Russia, shells to Syria.", "No known words", "missile"]
-    dense = lexical.features(texts) @ lexical.layer.weight + lexical.layer.bias
+    dense = lexical.features(texts).to_dense().numpy() @ lexical.layer.weight + lexical.layer.bias
     assert np.allclose(lexical.logits(texts), dense, atol=1e-6)
 
 
@@ -142,7 +143,7 @@ def _subset(tmp_path: Path) -> Path:
 
 
 def test_training_twice_writes_identical_bytes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Both stages, fine-tuning (one epoch here) and the head, on a subset of the data; the first
     run and the head-only refit go through the command line's --finetune and --reuse-adapter."""
@@ -150,7 +151,11 @@ def test_training_twice_writes_identical_bytes(
     short = FinetuneSettings(epochs=1)
     monkeypatch.setattr(commands, "FINETUNE", short)
     argv = ["train", "--data", str(data), "--seed", "5", "--output"]
+    # An artifact over the shipped limit still works, but the command says it is too big to ship.
+    monkeypatch.setattr(commands, "SHIPPED_ARTIFACT_BYTES", 100_000)
     assert main([*argv, str(tmp_path / "a.json"), "--finetune"]) == 0
+    assert "over the 0.1 MiB that may be shipped" in capsys.readouterr().out
+    monkeypatch.setattr(commands, "SHIPPED_ARTIFACT_BYTES", 100 * 2**20)
     second = train(data, tmp_path / "b.json", seed=5, progress=False, finetuning=short)
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert second.finetune_seconds is not None
@@ -163,6 +168,7 @@ def test_training_twice_writes_identical_bytes(
     assert "train_gaps_" in second.calibrated_on
     # Refitting the head on the adapter it was trained with gives the same artifact.
     assert main([*argv, str(tmp_path / "c.json"), "--reuse-adapter", str(tmp_path / "a.json")]) == 0
+    assert "warning" not in capsys.readouterr().out
     assert (tmp_path / "c.json").read_bytes() == (tmp_path / "a.json").read_bytes()
     # A model loaded from it runs the adapted encoder, and says so in its version.
     tuned = EventModel.load(artifact_path=tmp_path / "a.json")
@@ -211,9 +217,14 @@ def test_an_artifact_unfit_for_reuse_is_refused(tmp_path: Path, head: Head, mess
         train(_subset(tmp_path), tmp_path / "x.json", progress=False, reuse=head)
 
 
-def test_the_settings_grid_scores_what_training_calibrates(tmp_path: Path) -> None:
+def test_the_settings_grid_scores_what_training_calibrates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The grid's out-of-fold micro-F1 for the shipped settings is the one `tumen train` reports."""
     data = _subset(tmp_path)
+    # The subset's folds (about 77 passages) are smaller than a vote chunk: shrink the chunk so
+    # that both sides vote across chunk boundaries, as they do on the full data.
+    monkeypatch.setattr(neighbours, "CHUNK", 32)
     shipped = NeighbourSettings(**SETTINGS["neighbours"])
     grid = {"k": (shipped.k,), "temperature": (shipped.temperature, 1.0), "weight": (0.0, 0.5)}
     by_settings = {s: m for m, s in grid_scores(data, seed=5, grid=grid)}
@@ -223,7 +234,7 @@ def test_the_settings_grid_scores_what_training_calibrates(tmp_path: Path) -> No
 
 def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> None:
     path = default_artifact_path()
-    assert path.stat().st_size <= 5 * 1024 * 1024
+    assert path.stat().st_size <= SHIPPED_ARTIFACT_BYTES
     head = Head.load(path)
     assert head.types == TYPES
     current = data_hash(load_examples(DATA, TYPES))
@@ -231,9 +242,10 @@ def test_committed_artifact_is_small_and_was_trained_on_the_committed_data() -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the default 300 s is too tight for a loaded 2-core machine
 def test_tumen_train_reproduces_the_committed_artifact(tmp_path: Path) -> None:
     """`tumen train` on the committed data and seed writes the committed artifact, byte for byte,
-    so a model loaded from it has the shipped model_version (about 4 minutes on 2 cores)."""
+    so a model loaded from it has the shipped model_version (about 2 minutes on 2 cores)."""
     out = tmp_path / "head.json"
     done = subprocess.run(
         [sys.executable, "-m", "tumen.cli", "train", "--output", str(out)],

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from models import neighbours
 from models.classifier import default_artifact_path
 from models.head import Head
 from models.neighbours import Neighbours, NeighbourSettings
@@ -46,6 +47,14 @@ def test_votes_are_softmax_weighted_shares_of_the_k_nearest() -> None:
         assert np.allclose(memory.votes(query), [expected], atol=1e-5), temperature
     # A hot softmax is a plain mean of the k labels; example 3 (far away) never votes.
     assert np.allclose(_votes(query, k=3, temperature=10.0), [[2 / 3, 2 / 3]], atol=1e-3)
+
+
+def test_votes_do_not_depend_on_how_queries_are_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = Neighbours.build(MEMORY, LABELS, NeighbourSettings(k=2, temperature=0.3))
+    queries = np.vstack([_unit(*np.linspace(0.0, 6.0, 10)), np.zeros((1, 2), np.float32)])
+    whole = memory.votes(queries)
+    monkeypatch.setattr(neighbours, "CHUNK", 3)  # 11 rows: chunks of 3, 3, 3 and 2
+    assert np.array_equal(memory.votes(queries), whole)
 
 
 def test_an_empty_passage_gets_a_neutral_vote() -> None:
