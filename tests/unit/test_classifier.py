@@ -71,6 +71,22 @@ HARD_NEGATIVES = [
     *PLAIN_NEGATIVES,
     "Analysts say the relationship between the two countries has deep historical roots.",
     "North Korea held a military parade in Kim Il Sung Square to mark the army's anniversary.",
+    # The rest of the list of hard negatives, each in words the training data lacks.
+    "The club completed the transfer of its new striker for a fee of 40 million euros on "
+    "deadline day.",
+    "Police said a man fired several shots at a passing car in the city centre late on "
+    "Saturday; no one was hurt.",
+    "Rail workers in France walked out on Tuesday in a strike over pensions, halting most trains.",
+    "A passenger train derailed near Novosibirsk, injuring a dozen people, the operator said.",
+    "China's retail sales rose 4 percent in October from a year earlier, the statistics bureau "
+    "said.",
+    "Congress approved an extra 2 billion dollars for missile-defence interceptors in next "
+    "year's budget.",
+    "Arms-control experts debated at a conference how a future treaty could limit hypersonic "
+    "missiles.",
+    # Publisher boilerplate at the foot of a feed item.
+    "Our reporters work with informants inside North Korea and China whose identities we "
+    "protect for their safety. Translated and edited by the news desk.",
 ]
 
 

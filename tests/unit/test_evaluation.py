@@ -59,11 +59,15 @@ def test_average_precision_of_hand_computed_examples() -> None:
     assert average_precision([0.2, 0.9], [0, 0]) == 0.0
 
 
-def test_threshold_maximises_f1_and_platt_is_monotone() -> None:
+def test_threshold_is_half_the_best_f1_and_platt_is_monotone() -> None:
     probs = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.1])
     labels = np.array([1, 1, 0, 1, 0, 0])
-    # cut between 0.4 and 0.3 -> P 3/4, R 1, F1 6/7 (best); midpoint 0.35
-    assert best_threshold(probs, labels) == pytest.approx(0.35)
+    # the best cut, between 0.4 and 0.3, gives P 3/4, R 1: F1 6/7, so the threshold is 3/7
+    assert best_threshold(probs, labels) == pytest.approx(3 / 7)
+    # tied scores are one cut: taking only one of the two 0.8s is not a choice
+    assert best_threshold([0.8, 0.8, 0.2], [1, 0, 0]) == pytest.approx(1 / 3)  # F1 2/3 at 0.8
+    assert best_threshold([0.9, 0.2], [0, 0]) == 0.5  # no positives: no evidence either way
+    assert best_threshold([0.01] * 50 + [0.9], [1] + [0] * 50, floor=0.05) == 0.05
     a, _b = fit_platt(np.array([-2.0, -1.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
     assert a > 0
 
