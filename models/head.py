@@ -44,6 +44,7 @@ from tumen.errors import TumenError
 __all__ = [
     "ARTIFACT_FORMAT",
     "READABLE_FORMATS",
+    "SHIPPED_ARTIFACT_BYTES",
     "ArtifactError",
     "Head",
     "Layer",
@@ -54,6 +55,7 @@ __all__ = [
 
 ARTIFACT_FORMAT = "tumen.head/2"
 READABLE_FORMATS = ("tumen.head/1", ARTIFACT_FORMAT)  # /1 had no neighbour memory
+SHIPPED_ARTIFACT_BYTES = 5 * 2**20  # the committed default artifact must stay this small
 
 Matrix = npt.NDArray[np.float32]
 MetaValue = str | int | float | list[str]

@@ -17,8 +17,7 @@ import pytest
 from models import commands, neighbours
 from models.adapter import Adapter, FinetuneSettings
 from models.classifier import EventModel, default_artifact_path
-from models.commands import SHIPPED_ARTIFACT_BYTES
-from models.head import ArtifactError, Head, Layer, Lexical
+from models.head import SHIPPED_ARTIFACT_BYTES, ArtifactError, Head, Layer, Lexical
 from models.neighbour_grid import grid_scores
 from models.neighbours import Neighbours, NeighbourSettings
 from models.packing import pack, pack_bits, pack_int8
